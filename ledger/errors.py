@@ -70,9 +70,7 @@ class MalformedKeyError(MalformedError):
 class RejectedStatementError(LedgerError):
     code = "rejected"
 
-    def __init__(
-        self, message: str, *, field: str | None = None, index: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
         super().__init__(message, field=field)
         #: Position of the offending submission inside a batch, when known.
         self.index = index
@@ -155,7 +153,22 @@ class CheckpointError(VerificationError):
 
 
 class ForkError(VerificationError):
+    """Two signed checkpoints that cannot both describe one append-only log. ``checkpoints``
+    holds both signed notes as evidence."""
+
     code = "fork-detected"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        seq: int | None = None,
+        expected: str | None = None,
+        observed: str | None = None,
+        checkpoints: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, seq=seq, expected=expected, observed=observed)
+        self.checkpoints = checkpoints
 
 
 class StorageError(LedgerError):

@@ -1,0 +1,377 @@
+"""All SQL FairLedger runs against its log and core projections.
+
+``SqlStore`` hands out read and write transactions whose methods take and return plain
+Python values, so ``ledger.log`` (the append pipeline) never sees SQLAlchemy. Write
+transactions hold the ledger's single writer lock for their whole life: ``BEGIN IMMEDIATE``
+on SQLite, a transaction-scoped advisory lock on PostgreSQL. Nothing here commits on its own;
+the transaction context commits on success and rolls back on any error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from ledger.errors import StorageError, StorageUnavailableError
+from ledger.state import KeyInfo, LedgerState, Participant
+from ledger.storage.engine import WRITE
+from ledger.storage.models import (
+    CheckpointRow,
+    KeyRow,
+    ParticipantRow,
+    ProjectionMetaRow,
+    RecordRow,
+    TreeNodeRow,
+)
+
+records = cast(Table, RecordRow.__table__)
+tree_nodes = cast(Table, TreeNodeRow.__table__)
+checkpoints = cast(Table, CheckpointRow.__table__)
+participants = cast(Table, ParticipantRow.__table__)
+participant_keys = cast(Table, KeyRow.__table__)
+projection_meta = cast(Table, ProjectionMetaRow.__table__)
+
+#: Arbitrary constant naming FairLedger's append lock on PostgreSQL.
+PG_APPEND_LOCK = 0x46414952
+#: SQLite's default limit on bound parameters per statement is 32766; stay well below.
+_IN_CHUNK = 900
+#: Projection tables owned by the core, in dependency order (children last).
+CORE_PROJECTIONS = ("participants", "participant_keys", "projection_meta")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    seq: int
+    entry_hash: bytes
+    leaf: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    seq: int
+    entry_hash: bytes
+    leaf: bytes
+    kind: str
+    author: str
+    nonce: str
+    key_id: str
+
+
+def _blob(value: object) -> bytes:
+    """A BLOB column's value as bytes. SQLite lets anyone with the file store TEXT or a number
+    there; such values are passed on as their UTF-8 / decimal bytes so the verifier reports
+    the mismatch at that record instead of the reader crashing."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return str(value).encode("ascii")
+
+
+def _wrap(exc: SQLAlchemyError) -> StorageError:
+    """Map a database failure onto the error tree (unavailable/full => retryable)."""
+    orig = getattr(exc, "orig", None)
+    message = str(orig or exc).strip().splitlines()[0]
+    if isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return StorageUnavailableError(f"database unavailable: {message}")
+    return StorageError(f"database error: {message}")
+
+
+class Reader:
+    """Queries shared by read and write transactions."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def size(self) -> int:
+        top = self.conn.execute(select(func.max(records.c.seq))).scalar_one()
+        return 0 if top is None else int(top) + 1
+
+    def record(self, seq: int) -> StoredRecord | None:
+        row = self.conn.execute(
+            select(records.c.seq, records.c.entry_hash, records.c.leaf).where(records.c.seq == seq)
+        ).one_or_none()
+        return (
+            None if row is None else StoredRecord(row.seq, _blob(row.entry_hash), _blob(row.leaf))
+        )
+
+    def records(self, start: int, limit: int) -> list[StoredRecord]:
+        rows = self.conn.execute(
+            select(records.c.seq, records.c.entry_hash, records.c.leaf)
+            .where(records.c.seq >= start)
+            .order_by(records.c.seq)
+            .limit(limit)
+        )
+        return [StoredRecord(r.seq, _blob(r.entry_hash), _blob(r.leaf)) for r in rows]
+
+    def records_of_kinds(self, start: int, kinds: Iterable[str]) -> list[StoredRecord]:
+        rows = self.conn.execute(
+            select(records.c.seq, records.c.entry_hash, records.c.leaf)
+            .where(records.c.seq >= start, records.c.kind.in_(list(kinds)))
+            .order_by(records.c.seq)
+        )
+        return [StoredRecord(r.seq, _blob(r.entry_hash), _blob(r.leaf)) for r in rows]
+
+    def find_nonces(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+        """Existing records for (author, nonce) pairs, for replay detection.
+
+        Queries by ``nonce IN (...)`` (one cached statement per chunk, using the unique
+        (author, nonce) index through its nonce lookups) and keeps exact pairs only."""
+        wanted = set(pairs)
+        nonces = sorted({n for _a, n in wanted})
+        found: dict[tuple[str, str], StoredRecord] = {}
+        for start in range(0, len(nonces), _IN_CHUNK):
+            chunk = nonces[start : start + _IN_CHUNK]
+            rows = self.conn.execute(
+                select(
+                    records.c.seq,
+                    records.c.entry_hash,
+                    records.c.leaf,
+                    records.c.author,
+                    records.c.nonce,
+                ).where(records.c.nonce.in_(chunk))
+            )
+            for r in rows:
+                if (r.author, r.nonce) in wanted:
+                    found[(r.author, r.nonce)] = StoredRecord(
+                        r.seq, _blob(r.entry_hash), _blob(r.leaf)
+                    )
+        return found
+
+    def nodes(self, wanted: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of perfect subtrees ``(level, index)``; level 0 reads entry hashes.
+
+        Raises ``StorageError`` if a node is missing (a damaged or truncated tree).
+        """
+        found: dict[tuple[int, int], bytes] = {}
+        leaves = sorted({i for level, i in wanted if level == 0})
+        for start in range(0, len(leaves), _IN_CHUNK):
+            chunk = leaves[start : start + _IN_CHUNK]
+            rows = self.conn.execute(
+                select(records.c.seq, records.c.entry_hash).where(records.c.seq.in_(chunk))
+            )
+            found.update(((0, r.seq), _blob(r.entry_hash)) for r in rows)
+        by_level: dict[int, list[int]] = {}
+        for level, i in wanted:
+            if level > 0:
+                by_level.setdefault(level, []).append(i)
+        if by_level:
+            condition = or_(
+                *(
+                    and_(tree_nodes.c.level == level, tree_nodes.c.idx.in_(sorted(set(idxs))))
+                    for level, idxs in by_level.items()
+                )
+            )
+            rows = self.conn.execute(
+                select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(condition)
+            )
+            found.update(((r.level, r.idx), _blob(r.hash)) for r in rows)
+        try:
+            return [found[node] for node in wanted]
+        except KeyError as exc:
+            raise StorageError(f"tree node {exc.args[0]} is missing from the database") from exc
+
+    def nodes_completed_between(self, start: int, end: int) -> dict[tuple[int, int], bytes]:
+        """Stored nodes (level >= 1) whose last leaf lies in [start, end): exactly the nodes
+        a compact range creates while appending leaves start..end-1."""
+        conditions = []
+        level = 1
+        while (1 << level) <= end:
+            lo = -(-(start + 1) // (1 << level)) - 1  # first idx with (idx+1)*2^level > start
+            hi = end >> level  # idx with (idx+1)*2^level <= end
+            if hi > lo:
+                conditions.append(
+                    and_(tree_nodes.c.level == level, tree_nodes.c.idx >= lo, tree_nodes.c.idx < hi)
+                )
+            level += 1
+        if not conditions:
+            return {}
+        rows = self.conn.execute(
+            select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(or_(*conditions))
+        )
+        return {(int(r.level), int(r.idx)): _blob(r.hash) for r in rows}
+
+    def checkpoint(self, size: int | None = None) -> tuple[int, bytes, str] | None:
+        """The checkpoint at exactly ``size``, or the latest one."""
+        query = select(checkpoints.c.size, checkpoints.c.root, checkpoints.c.note)
+        if size is None:
+            query = query.order_by(checkpoints.c.size.desc()).limit(1)
+        else:
+            query = query.where(checkpoints.c.size == size)
+        row = self.conn.execute(query).one_or_none()
+        return None if row is None else (int(row.size), _blob(row.root), row.note)
+
+    def checkpoint_covering(self, seq: int) -> tuple[int, bytes, str] | None:
+        """The first checkpoint signed after record ``seq`` was committed."""
+        row = self.conn.execute(
+            select(checkpoints.c.size, checkpoints.c.root, checkpoints.c.note)
+            .where(checkpoints.c.size > seq)
+            .order_by(checkpoints.c.size)
+            .limit(1)
+        ).one_or_none()
+        return None if row is None else (int(row.size), _blob(row.root), row.note)
+
+    def checkpoints(self) -> list[tuple[int, bytes, str]]:
+        rows = self.conn.execute(
+            select(checkpoints.c.size, checkpoints.c.root, checkpoints.c.note).order_by(
+                checkpoints.c.size
+            )
+        )
+        return [(int(r.size), _blob(r.root), r.note) for r in rows]
+
+    def participant_rows(self) -> list[dict[str, object]]:
+        rows = self.conn.execute(select(participants).order_by(participants.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    def key_rows(self, participant: str | None = None) -> list[dict[str, object]]:
+        query = select(participant_keys).order_by(participant_keys.c.added_seq)
+        if participant is not None:
+            query = query.where(participant_keys.c.participant == participant)
+        return [dict(r._mapping) for r in self.conn.execute(query)]
+
+    def table_dump(self, table: str) -> list[tuple[object, ...]]:
+        """Every row of a projection table in primary-key order (for rebuild checks)."""
+        tbl = RecordRow.metadata.tables[table]
+        rows = self.conn.execute(select(tbl).order_by(*tbl.primary_key.columns))
+        return [tuple(r) for r in rows]
+
+
+class WriteTx(Reader):
+    """A write transaction holding the append lock."""
+
+    def insert_batch(
+        self,
+        new_records: Sequence[NewRecord],
+        nodes: Sequence[tuple[int, int, bytes]],
+        checkpoint: tuple[int, bytes, str],
+    ) -> None:
+        if new_records:
+            self.conn.execute(
+                insert(records),
+                [
+                    {
+                        "seq": r.seq,
+                        "entry_hash": r.entry_hash,
+                        "leaf": r.leaf,
+                        "kind": r.kind,
+                        "author": r.author,
+                        "nonce": r.nonce,
+                        "key_id": r.key_id,
+                    }
+                    for r in new_records
+                ],
+            )
+        if nodes:
+            self.conn.execute(
+                insert(tree_nodes), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes]
+            )
+        size, root, note = checkpoint
+        self.conn.execute(insert(checkpoints).values(size=size, root=root, note=note))
+
+    def project_state(self, changed: Iterable[str], state: LedgerState) -> None:
+        """Write the participants/keys projection rows of the participants in ``changed``,
+        taking values from ``state`` after the records that touched them."""
+        for participant_id in sorted(set(changed)):
+            participant = state.participants.get(participant_id)
+            if participant is not None:
+                self._upsert_participant(participant)
+            for info in state.keys.values():
+                if info.participant == participant_id:
+                    self._upsert_key(info)
+
+    def _upsert_participant(self, p: Participant) -> None:
+        values = {
+            "display_name": p.display_name,
+            "roles": ",".join(sorted(p.roles)),
+            "gln": p.gln,
+            "registered_seq": p.registered_seq,
+        }
+        done = self.conn.execute(
+            update(participants).where(participants.c.id == p.id).values(**values)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(insert(participants).values(id=p.id, **values))
+
+    def _upsert_key(self, k: KeyInfo) -> None:
+        values = {
+            "participant": k.participant,
+            "public_key": k.public_key.b64,
+            "added_seq": k.added_seq,
+            "retired_seq": k.retired_seq,
+            "retired_how": k.retired_how,
+            "retired_reason": k.retired_reason,
+        }
+        done = self.conn.execute(
+            update(participant_keys).where(participant_keys.c.key_id == k.key_id).values(**values)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(insert(participant_keys).values(key_id=k.key_id, **values))
+
+    def set_projected_size(self, size: int) -> None:
+        done = self.conn.execute(
+            update(projection_meta).where(projection_meta.c.name == "size").values(value=size)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(insert(projection_meta).values(name="size", value=size))
+
+    def clear_projections(self, tables: Sequence[str]) -> None:
+        """Delete every row of the named projection tables (children first)."""
+        for name in reversed(tables):
+            self.conn.execute(delete(RecordRow.metadata.tables[name]))
+
+
+class SqlStore:
+    """Transactions over one database. Thread-safe: each transaction has its own connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield Reader(conn)
+        except SQLAlchemyError as exc:
+            raise _wrap(exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTx]:
+        """A transaction holding the append lock; commits when the block succeeds."""
+        try:
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(**{WRITE: True})
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_APPEND_LOCK}
+                        )
+                    yield WriteTx(conn)
+        except IntegrityError as exc:
+            raise StorageError(f"database refused the write: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise _wrap(exc) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
