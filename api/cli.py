@@ -1,0 +1,406 @@
+"""The ``fairledger`` command line.
+
+Exit codes scripts can rely on:
+
+* 0 — success (for ``verify``: everything checked out);
+* 1 — the ledger or input failed a check (verification findings, a rejected statement);
+* 2 — usage error (bad flags or arguments);
+* 3 — the database or a file could not be used (missing, locked, unavailable).
+
+Human-readable output by default; ``--json`` prints one JSON document for scripts.
+The clock is read here and passed down as ``now``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from api.settings import Settings, load_settings
+from ledger.canonical import JSONObject
+from ledger.errors import (
+    LedgerError,
+    MalformedError,
+    RejectedStatementError,
+    StorageError,
+    VerificationError,
+)
+from ledger.export import export_ledger
+from ledger.keys import PrivateKey, PublicKey, load_private_key, save_private_key
+from ledger.log import Ledger
+from ledger.state import REGISTRABLE_ROLES, Kind
+from ledger.statement import (
+    PARTICIPANT_ID,
+    Statement,
+    decode_signature,
+    possession_message,
+    prove_possession,
+    sign_statement,
+)
+from ledger.verify import AuditReport, audit_database, audit_export
+
+EXIT_FAILED = 1
+EXIT_UNAVAILABLE = 3
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _emit(as_json: bool, data: object, human: str) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        click.echo(human)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn library errors into a one-line message and a stable exit code."""
+    try:
+        yield
+    except StorageError as exc:
+        _fail(exc.message, EXIT_UNAVAILABLE)
+    except (RejectedStatementError, MalformedError, VerificationError) as exc:
+        _fail(exc.message, EXIT_FAILED)
+    except LedgerError as exc:
+        _fail(exc.message, EXIT_FAILED)
+
+
+class _Context:
+    def __init__(self, settings: Settings, as_json: bool) -> None:
+        self.settings = settings
+        self.as_json = as_json
+
+    def operator_key(self) -> PrivateKey:
+        return load_private_key(self.settings.key_path("operator"), self.settings.passphrase_bytes)
+
+    def open_ledger(self, *, write: bool) -> Ledger:
+        key = self.operator_key() if write else None
+        return Ledger.open(self.settings.url, operator_key=key)
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FAIRLEDGER_HOME",
+    help="Directory for keys and the default SQLite database [env FAIRLEDGER_HOME; "
+    "default ./.fairledger].",
+)
+@click.option(
+    "--database-url",
+    envvar="FAIRLEDGER_DATABASE_URL",
+    help="SQLAlchemy URL (sqlite:///path or postgresql://...) [env FAIRLEDGER_DATABASE_URL].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.version_option(package_name="fairledger")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, database_url: str | None, as_json: bool) -> None:
+    """FairLedger: a signed, hash-chained, append-only ledger for supply chains."""
+    ctx.obj = _Context(load_settings(home, database_url), as_json)
+
+
+@main.command()
+@click.option("--origin", required=True, help="Ledger origin, e.g. ledger.example.coop/grain.")
+@click.option(
+    "--operator",
+    "operator_id",
+    default="operator",
+    show_default=True,
+    help="Participant id of the operator.",
+)
+@pass_ctx
+def init(ctx: _Context, origin: str, operator_id: str) -> None:
+    """Create the operator key and the genesis record; print the operator's vkey."""
+    settings = ctx.settings
+    key_path = settings.key_path("operator")
+    with _errors():
+        if key_path.exists():
+            key = load_private_key(key_path, settings.passphrase_bytes)
+        else:
+            key = PrivateKey.generate()
+            save_private_key(key_path, key, settings.passphrase_bytes)
+        ledger = Ledger.create(
+            settings.url, origin=origin, operator_id=operator_id, operator_key=key, now=_now()
+        )
+        vkey = ledger.verifier.vkey
+        ledger.close()
+    _emit(
+        ctx.as_json,
+        {
+            "origin": origin,
+            "operator": operator_id,
+            "vkey": vkey,
+            "database": settings.url,
+            "key_file": str(key_path),
+        },
+        f"Created ledger {origin} in {settings.url}\n"
+        f"Operator key: {key_path}\n"
+        f"Operator vkey (give this to auditors and buyers):\n  {vkey}",
+    )
+
+
+@main.command()
+@click.argument("participant")
+@click.option(
+    "--ledger",
+    "origin",
+    help="Also print a registration request for this ledger "
+    "origin (public key + proof of possession) to hand to the operator.",
+)
+@pass_ctx
+def keygen(ctx: _Context, participant: str, origin: str | None) -> None:
+    """Create an Ed25519 key for PARTICIPANT in $FAIRLEDGER_HOME/keys (PKCS#8 PEM)."""
+    if not PARTICIPANT_ID.fullmatch(participant):
+        raise click.BadParameter("must match [a-z0-9][a-z0-9._-]{1,62}", param_hint="PARTICIPANT")
+    path = ctx.settings.key_path(participant)
+    with _errors():
+        key = PrivateKey.generate()
+        save_private_key(path, key, ctx.settings.passphrase_bytes)
+    public = key.public_key
+    data: dict[str, Any] = {
+        "participant": participant,
+        "key_file": str(path),
+        "public_key": public.b64,
+        "key_id": public.key_id,
+    }
+    human = f"Wrote {path}\npublic key: {public.b64}\nkey id:     {public.key_id}"
+    if origin:
+        data["request"] = {
+            "participant": participant,
+            "public_key": public.b64,
+            "proof_of_possession": prove_possession(origin, participant, key),
+        }
+        human += "\nregistration request:\n  " + json.dumps(data["request"])
+    _emit(ctx.as_json, data, human)
+
+
+@main.command()
+@click.argument("participant")
+@click.option("--name", "display_name", required=True, help="Display name of the participant.")
+@click.option("--roles", required=True, help="Comma-separated: supplier, buyer, auditor.")
+@click.option("--gln", help="GS1 Global Location Number (13 digits).")
+@click.option(
+    "--request",
+    "request_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Registration request JSON from `keygen --ledger` (public key + proof of "
+    "possession). Without it, the participant's key file in this home is used.",
+)
+@pass_ctx
+def register(
+    ctx: _Context,
+    participant: str,
+    display_name: str,
+    roles: str,
+    gln: str | None,
+    request_file: Path | None,
+) -> None:
+    """Register PARTICIPANT (operator-signed, with the new key's proof of possession)."""
+    role_list = sorted({r.strip() for r in roles.split(",") if r.strip()})
+    unknown = set(role_list) - REGISTRABLE_ROLES
+    if not role_list or unknown:
+        raise click.BadParameter(
+            f"roles must be from {', '.join(sorted(REGISTRABLE_ROLES))}", param_hint="--roles"
+        )
+    with _errors():
+        ledger = ctx.open_ledger(write=True)
+        try:
+            public, pop = _registration_proof(ctx, ledger.origin, participant, request_file)
+            body: JSONObject = {
+                "participant": participant,
+                "display_name": display_name,
+                "roles": list(role_list),
+                "public_key": public.b64,
+                "proof_of_possession": pop,
+            }
+            if gln:
+                body["gln"] = gln
+            result = _submit_as_operator(ctx, ledger, Kind.REGISTER, body)
+        finally:
+            ledger.close()
+    _emit(
+        ctx.as_json,
+        result.receipt.to_json(),
+        f"Registered {participant} ({', '.join(role_list)}) at seq {result.receipt.seq}",
+    )
+
+
+def _registration_proof(
+    ctx: _Context, origin: str, participant: str, request_file: Path | None
+) -> tuple[PublicKey, str]:
+    if request_file is None:
+        key = load_private_key(ctx.settings.key_path(participant), ctx.settings.passphrase_bytes)
+        return key.public_key, prove_possession(origin, participant, key)
+    try:
+        request = json.loads(request_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise MalformedError(f"cannot read registration request {request_file}: {exc}") from exc
+    if not isinstance(request, dict) or request.get("participant") != participant:
+        raise MalformedError(f"{request_file} is not a registration request for {participant}")
+    public = PublicKey.from_base64(str(request.get("public_key")))
+    pop = str(request.get("proof_of_possession"))
+    if not public.verify(
+        decode_signature(pop, field="proof_of_possession"),
+        possession_message(origin, participant, public),
+    ):
+        raise MalformedError(f"{request_file}: proof of possession is not valid for {origin}")
+    return public, pop
+
+
+def _submit_as_operator(ctx: _Context, ledger: Ledger, kind: str, body: JSONObject) -> Any:
+    key = ctx.operator_key()
+    now = _now()
+    statement = Statement.build(
+        ledger=ledger.origin,
+        kind=kind,
+        author=ledger.operator_id,
+        key=key.public_key.key_id,
+        nonce=f"op-{now.strftime('%Y%m%dT%H%M%S%f')}",
+        issued_at=now,
+        body=body,
+    )
+    return ledger.submit(sign_statement(statement, key), now=now)
+
+
+@main.command()
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Verify an export file (from `fairledger export`) instead of the database.",
+)
+@click.option(
+    "--vkey",
+    help="The operator vkey you trust (as printed by `fairledger init`). "
+    "Without it, the key named by the genesis record is trusted on first use.",
+)
+@click.option("--serial", is_flag=True, help="Verify in this process only (no worker processes).")
+@pass_ctx
+def verify(ctx: _Context, export_file: Path | None, vkey: str | None, serial: bool) -> None:
+    """Re-check every record, link, signature, key, tree node and checkpoint.
+
+    Exits 0 only when everything holds; 1 when anything fails, with each finding's seq.
+    """
+    progress = _progress_bar(ctx, "verifying")
+    with _errors(), progress as tick:
+        parallel = False if serial else None
+        if export_file is not None:
+            report = audit_export(export_file, operator_vkey=vkey, parallel=parallel, progress=tick)
+        else:
+            report = audit_database(
+                ctx.settings.url, operator_vkey=vkey, parallel=parallel, progress=tick
+            )
+    _print_report(ctx, report)
+    sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+def _print_report(ctx: _Context, report: AuditReport) -> None:
+    lines = [
+        f"ledger {report.origin}: {report.records_checked} records, "
+        f"{report.checkpoints_checked} checkpoints checked",
+        f"root {report.root.hex()}",
+    ]
+    if report.ok:
+        lines.append("OK: every record, link, signature, key, tree node and checkpoint holds")
+    else:
+        lines.append(f"FAILED: {len(report.findings)} finding(s)")
+        lines.extend(f"  [{f.code}] {f.message}" for f in report.findings[:50])
+        if len(report.findings) > 50:
+            lines.append(f"  ... and {len(report.findings) - 50} more (use --json)")
+    _emit(ctx.as_json, report.to_json(), "\n".join(lines))
+
+
+@contextmanager
+def _progress_bar(ctx: _Context, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    if ctx.as_json or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        state = {"done": 0}
+
+        def tick(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        yield tick
+
+
+@main.command()
+@pass_ctx
+def rebuild(ctx: _Context) -> None:
+    """Recreate every projection table from the records alone."""
+    with _errors(), _progress_bar(ctx, "rebuilding") as tick:
+        ledger = ctx.open_ledger(write=False)
+        try:
+            count = ledger.rebuild_projections(progress=tick)
+        finally:
+            ledger.close()
+    _emit(ctx.as_json, {"records": count}, f"Rebuilt projections from {count} records")
+
+
+@main.command("export")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the JSON Lines export.",
+)
+@pass_ctx
+def export_command(ctx: _Context, out: Path) -> None:
+    """Write the whole ledger (records and checkpoints) as JSON Lines."""
+    with _errors(), _progress_bar(ctx, "exporting") as tick:
+        ledger = ctx.open_ledger(write=False)
+        try:
+            tmp = out.with_name(out.name + ".partial")
+            with tmp.open("wb") as handle:
+                count = export_ledger(ledger, handle, progress=tick)
+            tmp.replace(out)
+        finally:
+            ledger.close()
+    _emit(ctx.as_json, {"records": count, "file": str(out)}, f"Exported {count} records to {out}")
+
+
+@main.command()
+@click.option("--records", default=20_000, show_default=True, help="Ledger size to build.")
+@click.option("--batch", default=100, show_default=True, help="Statements per append batch.")
+@click.option(
+    "--database-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build the benchmark ledger (default: a temporary directory).",
+)
+@pass_ctx
+def bench(ctx: _Context, records: int, batch: int, database_dir: Path | None) -> None:
+    """Measure Ed25519, append, verification and proof speed; print the figures."""
+    from api.bench import run_bench
+
+    with _errors():
+        figures = run_bench(
+            records=records,
+            batch=batch,
+            directory=database_dir,
+            echo=None if ctx.as_json else click.echo,
+        )
+    if ctx.as_json:
+        _emit(True, figures, "")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

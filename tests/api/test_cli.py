@@ -1,0 +1,135 @@
+"""The installed ``fairledger`` command, run as a new user would, in a fresh home."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FAIRLEDGER = str(Path(sys.executable).parent / "fairledger")
+ORIGIN = "cli.fairledger.example/coop"
+
+
+def run(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRLEDGER_")}
+    env["FAIRLEDGER_HOME"] = str(home)
+    done = subprocess.run([FAIRLEDGER, *args], env=env, capture_output=True, text=True, check=False)
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    out = json.loads(run(home, "--json", "init", "--origin", ORIGIN).stdout)
+    assert out["vkey"].startswith(ORIGIN + "+")
+    return home
+
+
+def test_init_keygen_register_verify(home: Path, tmp_path: Path) -> None:
+    vkey = json.loads(run(home, "--json", "verify").stdout)
+    assert vkey["ok"] is True
+    assert vkey["size"] == 1
+
+    # A participant makes its key elsewhere and hands the operator a request.
+    elsewhere = tmp_path / "farm-home"
+    made = json.loads(run(elsewhere, "--json", "keygen", "farm-a", "--ledger", ORIGIN).stdout)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(made["request"]))
+    registered = run(
+        home,
+        "register",
+        "farm-a",
+        "--name",
+        "Farm A",
+        "--roles",
+        "supplier",
+        "--request",
+        str(request),
+    )
+    assert "Registered farm-a" in registered.stdout
+
+    # Or the key lives in the operator's home (a hosted participant).
+    run(home, "keygen", "mill")
+    run(
+        home,
+        "register",
+        "mill",
+        "--name",
+        "The Mill",
+        "--roles",
+        "supplier,buyer",
+        "--gln",
+        "9506000134352",
+    )
+
+    report = json.loads(run(home, "--json", "verify").stdout)
+    assert report["ok"] is True
+    assert report["records_checked"] == 3
+
+    export = tmp_path / "ledger.jsonl"
+    run(home, "export", "--out", str(export))
+    init_vkey = json.loads(export.read_text().splitlines()[0])["vkey"]
+    assert json.loads(
+        run(home, "--json", "verify", "--export", str(export), "--vkey", init_vkey).stdout
+    )["ok"]
+    assert "Rebuilt projections from 3 records" in run(home, "rebuild").stdout
+
+
+def test_verify_exits_1_and_names_the_seq(home: Path) -> None:
+    run(home, "keygen", "mill")
+    run(home, "register", "mill", "--name", "Mill", "--roles", "buyer")
+    conn = sqlite3.connect(home / "ledger.db", isolation_level=None)
+    conn.execute("DROP TRIGGER records_no_update")
+    conn.execute("UPDATE records SET leaf = replace(leaf, 'Mill', 'Evil') WHERE seq = 1")
+    conn.close()
+    done = run(home, "--json", "verify", ok=False)
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    assert {f["seq"] for f in report["findings"]} == {1}
+    human = run(home, "verify", ok=False)
+    assert "FAILED" in human.stdout
+    assert "seq 1" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("register", "ghost", "--name", "G", "--roles", "supplier"), 1, "cannot read key file"),
+        (("register", "x1", "--name", "G", "--roles", "king"), 2, "roles must be"),
+        (("keygen", "Bad Name"), 2, "must match"),
+        (("verify", "--export", "/nonexistent/file"), 3, "cannot read export file"),
+    ],
+)
+def test_bad_input_gets_clear_errors_and_exit_codes(
+    home: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    done = run(home, *args, ok=False)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    import re
+
+    assert re.search(message, done.stderr), done.stderr
+
+
+@pytest.mark.parametrize("command", ["rebuild", "verify", "export"])
+def test_commands_without_a_ledger_exit_3_and_create_nothing(tmp_path: Path, command: str) -> None:
+    empty = tmp_path / "empty"
+    args = (command, "--out", str(tmp_path / "x.jsonl")) if command == "export" else (command,)
+    done = run(empty, *args, ok=False)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "fairledger init" in done.stderr
+    assert not empty.exists()
+
+
+def test_every_command_has_help(home: Path) -> None:
+    for command in ("init", "keygen", "register", "verify", "rebuild", "export", "bench"):
+        assert "Usage:" in run(home, command, "--help").stdout
