@@ -379,6 +379,37 @@ def export_command(ctx: _Context, out: Path) -> None:
 
 
 @main.command()
+@click.option(
+    "--home",
+    "demo_home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".fairledger-demo"),
+    show_default=True,
+    help="Where to build the demo (replaced on every run if an earlier demo made it).",
+)
+@pass_ctx
+def demo(ctx: _Context, demo_home: Path) -> None:
+    """Build a realistic small ecosystem on the embedded SQLite default and verify it."""
+    from api.demo import run_demo
+
+    settings = load_settings(demo_home.resolve(), None)
+    settings.database_url = None  # the demo always uses the embedded default
+    with _errors():
+        vkey = run_demo(settings, _now(), click.echo)
+    lines = [
+        "",
+        f"Demo ledger: {settings.url}",
+        f"Operator vkey: {vkey}",
+        "",
+        "Try:",
+        f"  .venv/bin/fairledger --home {demo_home} verify --vkey '{vkey}'",
+        f"  .venv/bin/fairledger --home {demo_home} export --out demo.jsonl",
+        f"  .venv/bin/fairledger --home {demo_home} verify --export demo.jsonl",
+    ]
+    _emit(ctx.as_json, {"database": settings.url, "vkey": vkey}, "\n".join(lines))
+
+
+@main.command()
 @click.option("--records", default=20_000, show_default=True, help="Ledger size to build.")
 @click.option("--batch", default=100, show_default=True, help="Statements per append batch.")
 @click.option(
