@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -56,14 +55,22 @@ class RecordRow(Base):
     )
 
 
+#: Tree nodes are keyed by one integer, ``level << NODE_SHIFT | idx``, so that a proof's
+#: nodes are fetched with a single ``IN`` list (2^48 leaves is far beyond any ledger).
+NODE_SHIFT = 48
+
+
+def node_key(level: int, idx: int) -> int:
+    return level << NODE_SHIFT | idx
+
+
 class TreeNodeRow(Base):
-    """Hash of the perfect subtree ``(level, idx)`` for level >= 1; level 0 is
-    ``records.entry_hash``."""
+    """Hash of the perfect subtree ``(level, idx)`` for level >= 1, keyed by
+    ``node_key(level, idx)``; level 0 is ``records.entry_hash``."""
 
     __tablename__ = "tree_nodes"
 
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    node: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

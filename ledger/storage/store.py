@@ -33,12 +33,14 @@ from ledger.errors import StorageError, StorageUnavailableError
 from ledger.state import KeyInfo, LedgerState, Participant
 from ledger.storage.engine import WRITE
 from ledger.storage.models import (
+    NODE_SHIFT,
     CheckpointRow,
     KeyRow,
     ParticipantRow,
     ProjectionMetaRow,
     RecordRow,
     TreeNodeRow,
+    node_key,
 )
 
 records = cast(Table, RecordRow.__table__)
@@ -52,6 +54,7 @@ projection_meta = cast(Table, ProjectionMetaRow.__table__)
 PG_APPEND_LOCK = 0x46414952
 #: SQLite's default limit on bound parameters per statement is 32766; stay well below.
 _IN_CHUNK = 900
+_IDX_MASK = (1 << NODE_SHIFT) - 1
 #: Projection tables owned by the core, in dependency order (children last).
 CORE_PROJECTIONS = ("participants", "participant_keys", "projection_meta")
 
@@ -172,21 +175,13 @@ class Reader:
                 select(records.c.seq, records.c.entry_hash).where(records.c.seq.in_(chunk))
             )
             found.update(((0, r.seq), _blob(r.entry_hash)) for r in rows)
-        by_level: dict[int, list[int]] = {}
-        for level, i in wanted:
-            if level > 0:
-                by_level.setdefault(level, []).append(i)
-        if by_level:
-            condition = or_(
-                *(
-                    and_(tree_nodes.c.level == level, tree_nodes.c.idx.in_(sorted(set(idxs))))
-                    for level, idxs in by_level.items()
-                )
-            )
+        keys = sorted({node_key(level, i) for level, i in wanted if level > 0})
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
             rows = self.conn.execute(
-                select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(condition)
+                select(tree_nodes.c.node, tree_nodes.c.hash).where(tree_nodes.c.node.in_(chunk))
             )
-            found.update(((r.level, r.idx), _blob(r.hash)) for r in rows)
+            found.update(((r.node >> NODE_SHIFT, r.node & _IDX_MASK), _blob(r.hash)) for r in rows)
         try:
             return [found[node] for node in wanted]
         except KeyError as exc:
@@ -202,15 +197,18 @@ class Reader:
             hi = end >> level  # idx with (idx+1)*2^level <= end
             if hi > lo:
                 conditions.append(
-                    and_(tree_nodes.c.level == level, tree_nodes.c.idx >= lo, tree_nodes.c.idx < hi)
+                    and_(
+                        tree_nodes.c.node >= node_key(level, lo),
+                        tree_nodes.c.node < node_key(level, hi),
+                    )
                 )
             level += 1
         if not conditions:
             return {}
         rows = self.conn.execute(
-            select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(or_(*conditions))
+            select(tree_nodes.c.node, tree_nodes.c.hash).where(or_(*conditions))
         )
-        return {(int(r.level), int(r.idx)): _blob(r.hash) for r in rows}
+        return {(r.node >> NODE_SHIFT, r.node & _IDX_MASK): _blob(r.hash) for r in rows}
 
     def checkpoint(self, size: int | None = None) -> tuple[int, bytes, str] | None:
         """The checkpoint at exactly ``size``, or the latest one."""
@@ -284,7 +282,7 @@ class WriteTx(Reader):
             )
         if nodes:
             self.conn.execute(
-                insert(tree_nodes), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes]
+                insert(tree_nodes), [{"node": node_key(lv, i), "hash": h} for lv, i, h in nodes]
             )
         size, root, note = checkpoint
         self.conn.execute(insert(checkpoints).values(size=size, root=root, note=note))

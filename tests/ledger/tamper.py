@@ -11,6 +11,7 @@ from datetime import timedelta
 from ledger import merkle
 from ledger.note import Checkpoint, Ed25519Signer, sign_checkpoint
 from ledger.statement import Record, Submission, format_timestamp
+from ledger.storage.models import node_key
 from tests.factory import Chain
 
 
@@ -61,7 +62,10 @@ def forge_tail(chain: Chain, submission: Submission) -> int:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (size, record.entry_hash, record.leaf, s.kind, s.author, s.nonce, s.key),
         )
-        conn.executemany("INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        conn.executemany(
+            "INSERT INTO tree_nodes (node, hash) VALUES (?, ?)",
+            [(node_key(level, idx), digest) for level, idx, digest in nodes],
+        )
         conn.execute(
             "INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)",
             (size + 1, tree.root(), note),

@@ -35,10 +35,9 @@ def upgrade() -> None:
     op.create_index("ix_records_kind_seq", "records", ["kind", "seq"])
     op.create_table(
         "tree_nodes",
-        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("node", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_tree_nodes")),
+        sa.PrimaryKeyConstraint("node", name=op.f("pk_tree_nodes")),
     )
     op.create_table(
         "checkpoints",
