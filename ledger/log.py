@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from ledger import merkle
 from ledger.errors import (
@@ -63,6 +64,33 @@ MAX_BATCH = 1000
 _PARALLEL_VERIFY_MIN = 16
 
 
+class ProjectionBatch(Protocol):
+    """One transaction's worth of work for a projection.
+
+    ``check`` may read the database (through the transaction it was started with) and the
+    items staged earlier in this batch, and raises ``RejectedStatementError`` (e.g. a mass
+    balance violation) without changing anything; ``stage`` records an accepted record and
+    must not fail; ``flush`` writes what was staged. A refused statement is never staged, so
+    group commit can drop it and keep the rest of the batch.
+    """
+
+    def check(self, seq: int, statement: Statement, state: LedgerState) -> None: ...
+
+    def stage(self, record: Record, state: LedgerState) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class Projection(Protocol):
+    """A derived view of the records kept in step with the log, inside each append's
+    transaction, and rebuildable from the records alone (``Ledger.rebuild_projections``)."""
+
+    #: The tables it owns, parents first; a rebuild empties them (children first).
+    tables: tuple[str, ...]
+
+    def start(self, tx: WriteTx) -> ProjectionBatch: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """Outcome for one submission: its receipt, and whether this call created the record
@@ -92,10 +120,12 @@ class Ledger:
         *,
         operator_key: PrivateKey | None = None,
         validators: dict[str, BodyValidator] | None = None,
+        projections: Sequence[Projection] = (),
     ) -> None:
         self.store = store
         self._operator_key = operator_key
         self.validators: dict[str, BodyValidator] = dict(validators or {})
+        self.projections: tuple[Projection, ...] = tuple(projections)
         self._head: _Head | None = None
         self._head_lock = threading.Lock()
         self._committer = _GroupCommitter(self)
@@ -120,6 +150,7 @@ class Ledger:
         *,
         operator_key: PrivateKey | None = None,
         validators: dict[str, BodyValidator] | None = None,
+        projections: Sequence[Projection] = (),
     ) -> Ledger:
         """Open an existing ledger. Raises ``LedgerNotInitializedError`` if it has no genesis."""
         engine = create_ledger_engine(url)
@@ -127,7 +158,12 @@ class Ledger:
             engine.dispose()
             raise LedgerNotInitializedError(f"no ledger at {url}: run `fairledger init` first")
         migrate(engine)
-        return cls(SqlStore(engine), operator_key=operator_key, validators=validators)
+        return cls(
+            SqlStore(engine),
+            operator_key=operator_key,
+            validators=validators,
+            projections=projections,
+        )
 
     @classmethod
     def create(
@@ -139,6 +175,7 @@ class Ledger:
         operator_key: PrivateKey,
         now: datetime,
         validators: dict[str, BodyValidator] | None = None,
+        projections: Sequence[Projection] = (),
     ) -> Ledger:
         """Create the schema and the genesis record. Raises ``ConflictError`` if the
         database already holds a ledger."""
@@ -177,7 +214,7 @@ class Ledger:
             tx.insert_batch([_new_record(record)], nodes, (1, tree.root(), note))
             tx.project_state([operator_id], state)
             tx.set_projected_size(1)
-        return cls(store, operator_key=operator_key, validators=validators)
+        return cls(store, operator_key=operator_key, validators=validators, projections=projections)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -237,6 +274,7 @@ class Ledger:
             recorded_at = max(format_timestamp(now), state.last_recorded_at or "")
             recorded_moment = parse_timestamp(recorded_at, field="recorded_at")
 
+            batches = [p.start(tx) for p in self.projections]
             existing = tx.find_nonces([(s.statement.author, s.statement.nonce) for s in items])
             outcomes: list[LedgerError | int] = []
             batch_nonces: dict[tuple[str, str], tuple[int, bytes]] = {}
@@ -269,6 +307,8 @@ class Ledger:
                         self.validators,
                         signature_checked=presigned[index],
                     )
+                    for batch in batches:
+                        batch.check(seq, statement, state)
                 except (RejectedStatementError, MalformedStatementError) as exc:
                     if isinstance(exc, RejectedStatementError):
                         exc.index = index
@@ -278,6 +318,8 @@ class Ledger:
                     continue
                 state.apply(seq, statement, recorded_at)
                 record = Record.create(seq, prev, recorded_at, sub)
+                for batch in batches:
+                    batch.stage(record, state)
                 entry = record.entry_hash
                 nodes.extend(tree.append(entry))
                 prev = entry.hex()
@@ -293,6 +335,8 @@ class Ledger:
                 tx.insert_batch([_new_record(r) for r in new], nodes, (tree.size, root, note))
                 if changed:
                     tx.project_state(changed, state)
+                for batch in batches:
+                    batch.flush()
                 tx.set_projected_size(tree.size)
             replays = sorted({-1 - o for o in outcomes if isinstance(o, int) and o < 0})
             replay_receipts = {seq: self._receipt_in(tx, seq) for seq in replays}
@@ -475,17 +519,22 @@ class Ledger:
         """
         with self._head_lock, self.store.write() as tx:
             size = tx.size()
-            tx.clear_projections(CORE_PROJECTIONS)
+            tx.clear_projections(self._projection_tables())
             state = LedgerState()
             touched: list[str] = []
             seq = 0
             while seq < size:
+                batches = [p.start(tx) for p in self.projections]
                 for stored in tx.records(seq, 5000):
                     record = Record.from_leaf(stored.leaf)
                     state.apply(record.seq, record.statement, record.recorded_at)
+                    for batch in batches:
+                        batch.stage(record, state)
                     if record.statement.kind in STATE_KINDS:
                         touched.extend(_touched_participants(record.statement))
                     seq = stored.seq + 1
+                for batch in batches:
+                    batch.flush()
                 if progress is not None:
                     progress(seq, size)
             tx.project_state(touched, state)
@@ -496,7 +545,10 @@ class Ledger:
     def projection_dump(self) -> dict[str, list[tuple[object, ...]]]:
         """Every projection table's rows in key order (to compare before/after rebuild)."""
         with self.store.read() as tx:
-            return {name: tx.table_dump(name) for name in CORE_PROJECTIONS}
+            return {name: tx.table_dump(name) for name in self._projection_tables()}
+
+    def _projection_tables(self) -> tuple[str, ...]:
+        return CORE_PROJECTIONS + tuple(t for p in self.projections for t in p.tables)
 
 
 class _Slot:
