@@ -377,8 +377,11 @@ class Ledger:
         other = self._pool.submit(check, items[half:])  # cryptography releases the GIL
         return check(items[:half]) + other.result()
 
-    def _load_head(self, tx: WriteTx) -> _Head:
-        """The head as committed, reusing the cache when no other process has appended."""
+    def _load_head(self, tx: Reader) -> _Head:
+        """The head as committed, reusing the cache when no other process has appended.
+
+        Safe without the append lock: heads are immutable once built, and a reader that
+        installs an older head only makes the next append reload it."""
         size = tx.size()
         if size == 0:
             raise LedgerNotInitializedError("the ledger has no genesis record")
@@ -437,7 +440,7 @@ class Ledger:
 
     def state(self) -> LedgerState:
         """Participants and keys at the current head (a copy)."""
-        with self._head_lock, self.store.write() as tx:
+        with self.store.read() as tx:
             return self._load_head(tx).state.copy()
 
     def record(self, seq: int) -> Record | None:
