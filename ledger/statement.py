@@ -357,14 +357,9 @@ class Record:
         (where Python's key order may differ from RFC 8785's) and every mismatch take the
         careful path, which canonicalises with the reference rules and names the problem.
         """
-        if not _HIGH_CODE_POINT.search(leaf):
+        if leaf.isascii() or not _HIGH_CODE_POINT.search(leaf):
             try:
-                value = json.loads(
-                    leaf,
-                    parse_float=_no_float,
-                    parse_int=_safe_int,
-                    parse_constant=_no_float,
-                )
+                value = _LEAF_DECODER.decode(leaf.decode("utf-8"))
             except (ValueError, RecursionError):
                 value = None
             if (
@@ -455,3 +450,9 @@ def _safe_int(text: str) -> int:
     if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         raise ValueError(f"integer {text} is out of range")
     return value
+
+
+#: Built once: ``json.loads`` with hooks would build a new decoder and scanner per call.
+_LEAF_DECODER = json.JSONDecoder(
+    parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float
+)

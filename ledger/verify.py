@@ -20,16 +20,21 @@ What is checked, record by record, and where each failure is reported:
   and checkpoints that cannot all describe one log are reported as a ``ForkError`` with both
   signed notes; a checkpoint larger than the log reveals a truncated tail.
 
-Records stream in chunks: this thread parses chunk k+1 while two threads check chunk k's
-Ed25519 signatures (``cryptography`` releases the GIL), then judges chunk k in order. The
-sequential state holds O(log n) tree hashes and the key table, so memory does not grow with
-the ledger apart from one 64-bit digest per (author, nonce) for the replay check.
+Records stream in chunks: this process parses them in order, learning keys as they are
+registered, while two worker processes check the Ed25519 signatures (bytes in, booleans out);
+each chunk is then judged in order. Threads would not do: every ``verify`` call releases the
+GIL and must win it back from the parsing thread, which starves the checkers. The sequential
+state holds O(log n) tree hashes and the key table, so memory does not grow with the ledger
+apart from one 64-bit digest per (author, nonce) for the replay check.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +61,10 @@ from ledger.storage.engine import create_ledger_engine, is_migrated
 from ledger.storage.store import SqlStore
 
 CHUNK = 2000
+#: Below this many records, checking signatures in-process beats starting workers.
+PARALLEL_THRESHOLD = 20_000
+#: Chunks parsed ahead of the one being judged.
+_INFLIGHT = 3
 MAX_FINDINGS = 1000
 
 Progress = Callable[[int, int], None]
@@ -155,9 +164,18 @@ def _parse_chunk(
     return parsed, to_check
 
 
-def _verify_signatures(jobs: Sequence[tuple[PublicKey, bytes, bytes]]) -> list[bool]:
-    """Ed25519 checks; ``cryptography`` releases the GIL, so two of these run in parallel."""
-    return [key.verify(signature, message) for key, signature, message in jobs]
+_worker_keys: dict[bytes, PublicKey] = {}
+
+
+def _verify_signatures(jobs: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """Ed25519 checks of (raw public key, signature, message); runs in worker processes."""
+    out = []
+    for raw, signature, message in jobs:
+        key = _worker_keys.get(raw)
+        if key is None:
+            key = _worker_keys[raw] = PublicKey(raw)
+        out.append(key.verify(signature, message))
+    return out
 
 
 def _body_key(statement: Statement, name: str) -> PublicKey | None:
@@ -461,14 +479,19 @@ class _Auditor:
 def _run(
     source: _Source, auditor: _Auditor, parallel: bool | None, progress: Progress | None
 ) -> None:
-    """Parse chunk k+1 in this thread while two threads check chunk k's signatures; then
-    judge chunk k in order. Memory holds at most two chunks."""
+    """Parse chunks in order here while worker processes check their signatures; judge each
+    chunk, in order, once its signatures are back. At most ``_INFLIGHT`` chunks are held."""
     auditor.wanted_roots = source.checkpoints
-    threads = 2 if parallel is not False else 0
+    use_pool = parallel if parallel is not None else source.size >= PARALLEL_THRESHOLD
     pubkeys: dict[str, PublicKey] = {}
     done = 0
-    with ThreadPoolExecutor(max_workers=max(threads, 1), thread_name_prefix="audit") as pool:
-        previous: tuple[list[_Parsed], list[Future[list[bool]]], list[int]] | None = None
+    inflight: deque[tuple[list[_Parsed], list[Future[list[bool]]], list[int]]] = deque()
+    context = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(max_workers=2, mp_context=context)
+        if use_pool
+        else nullcontext() as pool
+    ):
         for chunk in source.chunks:
             parsed, to_check = _parse_chunk(chunk, pubkeys)
             jobs = []
@@ -476,22 +499,24 @@ def _run(
                 record = parsed[index][3]
                 assert record is not None
                 statement = record.statement
-                jobs.append((pubkeys[statement.key], record.signature, statement.signing_bytes()))
-            half = (len(jobs) + 1) // 2
-            if threads:
+                jobs.append(
+                    (pubkeys[statement.key].raw, record.signature, statement.signing_bytes())
+                )
+            if pool is not None:
+                half = (len(jobs) + 1) // 2
                 futures = [
                     pool.submit(_verify_signatures, jobs[:half]),
                     pool.submit(_verify_signatures, jobs[half:]),
                 ]
             else:
                 futures = [_done(_verify_signatures(jobs))]
-            if previous is not None:
-                done += _consume(source, auditor, *previous)
+            inflight.append((parsed, futures, to_check))
+            if len(inflight) >= _INFLIGHT:
+                done += _consume(source, auditor, *inflight.popleft())
                 if progress is not None:
                     progress(done, source.size)
-            previous = (parsed, futures, to_check)
-        if previous is not None:
-            done += _consume(source, auditor, *previous)
+        while inflight:
+            done += _consume(source, auditor, *inflight.popleft())
             if progress is not None:
                 progress(done, source.size)
 
