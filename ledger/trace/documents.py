@@ -230,7 +230,7 @@ def parse_epcis_document(
     context = context_entries(document.get("@context", ABSENT), "epcis", ("@context",), errors)
 
     events_path: tuple[PathPart, ...]
-    event_list: object = None
+    event_list: object = ABSENT  # a present null is an error, an absent list is reported apart
     body = (
         checker.as_object(document.get("epcisBody"), ("epcisBody",))
         if "epcisBody" in document
@@ -240,7 +240,7 @@ def parse_epcis_document(
         events_path = ("epcisBody", "eventList")
         if "eventList" not in body:
             checker.error(events_path, "required field is missing")
-        event_list = body.get("eventList")
+        event_list = body.get("eventList", ABSENT)
     elif body is not None:
         checker.keys(body, ("epcisBody",), frozenset({"queryResults"}), ("queryResults",))
         results = (
@@ -269,7 +269,7 @@ def parse_epcis_document(
                         frozenset({"eventList", "vocabularyList"}),
                         ("eventList",),
                     )
-                    event_list = results_body.get("eventList")
+                    event_list = results_body.get("eventList", ABSENT)
                     if "vocabularyList" in results_body:
                         checker.vocabularies(
                             results_body["vocabularyList"],
@@ -279,7 +279,7 @@ def parse_epcis_document(
         events_path = ("epcisBody", "eventList")
 
     events: list[EpcisEvent] = []
-    if event_list is not None and not isinstance(event_list, list):
+    if event_list is not ABSENT and not isinstance(event_list, list):
         checker.error(events_path, f"must be a JSON array, got {describe(event_list)}")
     elif isinstance(event_list, list):
         for index, item in enumerate(event_list):
