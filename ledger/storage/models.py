@@ -110,6 +110,19 @@ class KeyRow(Base):
     retired_reason: Mapped[str | None] = mapped_column(String(200))
 
 
+class ProjectionDocumentRow(Base):
+    """Projection: JSON documents kept by domain projections that need no relational queries
+    (contracts, obligations, ...), so that domains outside ``ledger.storage`` never touch SQL.
+    ``key`` is ordered, so prefixes serve as simple indexes (``"by-party/mill/"``)."""
+
+    __tablename__ = "projection_documents"
+
+    collection: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+
+
 class ProjectionMetaRow(Base):
     """Projection bookkeeping: how many records the projections reflect."""
 

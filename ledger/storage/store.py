@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from ledger.canonical import JSONValue, canonical_bytes, parse_json
 from ledger.errors import StorageError, StorageUnavailableError
 from ledger.state import KeyInfo, LedgerState, Participant
 from ledger.storage.engine import WRITE
@@ -37,6 +38,7 @@ from ledger.storage.models import (
     CheckpointRow,
     KeyRow,
     ParticipantRow,
+    ProjectionDocumentRow,
     ProjectionMetaRow,
     RecordRow,
     TreeNodeRow,
@@ -49,6 +51,7 @@ checkpoints = cast(Table, CheckpointRow.__table__)
 participants = cast(Table, ParticipantRow.__table__)
 participant_keys = cast(Table, KeyRow.__table__)
 projection_meta = cast(Table, ProjectionMetaRow.__table__)
+projection_documents = cast(Table, ProjectionDocumentRow.__table__)
 
 #: Arbitrary constant naming FairLedger's append lock on PostgreSQL.
 PG_APPEND_LOCK = 0x46414952
@@ -56,7 +59,7 @@ PG_APPEND_LOCK = 0x46414952
 _IN_CHUNK = 900
 _IDX_MASK = (1 << NODE_SHIFT) - 1
 #: Projection tables owned by the core, in dependency order (children last).
-CORE_PROJECTIONS = ("participants", "participant_keys", "projection_meta")
+CORE_PROJECTIONS = ("participants", "participant_keys", "projection_documents", "projection_meta")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,33 @@ class Reader:
             query = query.where(participant_keys.c.participant == participant)
         return [dict(r._mapping) for r in self.conn.execute(query)]
 
+    def document(self, collection: str, key: str) -> tuple[int, JSONValue] | None:
+        """A projection document and the seq that last wrote it, or None."""
+        row = self.conn.execute(
+            select(projection_documents.c.seq, projection_documents.c.body).where(
+                projection_documents.c.collection == collection,
+                projection_documents.c.key == key,
+            )
+        ).one_or_none()
+        return None if row is None else (int(row.seq), parse_json(row.body))
+
+    def documents(
+        self, collection: str, prefix: str = "", *, after: str | None = None, limit: int = 1000
+    ) -> list[tuple[str, int, JSONValue]]:
+        """Documents whose key starts with ``prefix``, in key order, after ``after``."""
+        query = select(
+            projection_documents.c.key, projection_documents.c.seq, projection_documents.c.body
+        ).where(projection_documents.c.collection == collection)
+        if prefix:
+            query = query.where(
+                projection_documents.c.key >= prefix,
+                projection_documents.c.key < prefix + "\U0010ffff",
+            )
+        if after is not None:
+            query = query.where(projection_documents.c.key > after)
+        rows = self.conn.execute(query.order_by(projection_documents.c.key).limit(limit))
+        return [(r.key, int(r.seq), parse_json(r.body)) for r in rows]
+
     def table_dump(self, table: str) -> list[tuple[object, ...]]:
         """Every row of a projection table in primary-key order (for rebuild checks)."""
         tbl = RecordRow.metadata.tables[table]
@@ -325,6 +355,32 @@ class WriteTx(Reader):
         )
         if done.rowcount == 0:
             self.conn.execute(insert(participant_keys).values(key_id=k.key_id, **values))
+
+    def put_document(self, collection: str, key: str, seq: int, body: JSONValue) -> None:
+        """Insert or replace a projection document (stored as canonical JSON)."""
+        text_body = canonical_bytes(body).decode("utf-8")
+        done = self.conn.execute(
+            update(projection_documents)
+            .where(
+                projection_documents.c.collection == collection,
+                projection_documents.c.key == key,
+            )
+            .values(seq=seq, body=text_body)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(
+                insert(projection_documents).values(
+                    collection=collection, key=key, seq=seq, body=text_body
+                )
+            )
+
+    def delete_document(self, collection: str, key: str) -> None:
+        self.conn.execute(
+            delete(projection_documents).where(
+                projection_documents.c.collection == collection,
+                projection_documents.c.key == key,
+            )
+        )
 
     def set_projected_size(self, size: int) -> None:
         done = self.conn.execute(
