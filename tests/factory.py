@@ -91,9 +91,10 @@ class Chain:
         ]
 
 
-def new_chain(path: Path, *parties: tuple[str, tuple[str, ...]]) -> Chain:
-    """A fresh SQLite ledger at ``path`` with the given (participant, roles) registered."""
-    url = f"sqlite:///{path}"
+def new_chain(target: Path | str, *parties: tuple[str, tuple[str, ...]]) -> Chain:
+    """A fresh ledger with the given (participant, roles) registered, in the SQLite file
+    ``target`` (a path) or the empty database ``target`` (a URL)."""
+    url = target if isinstance(target, str) else f"sqlite:///{target}"
     operator = key_for("operator")
     ledger = Ledger.create(
         url, origin=ORIGIN, operator_id="operator", operator_key=operator, now=T0

@@ -118,7 +118,10 @@ class ProjectionDocumentRow(Base):
     __tablename__ = "projection_documents"
 
     collection: Mapped[str] = mapped_column(String(32), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: Byte order on every backend, so prefixes and pages agree between SQLite and PostgreSQL.
+    key: Mapped[str] = mapped_column(
+        String(255).with_variant(String(255, collation="C"), "postgresql"), primary_key=True
+    )
     seq: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)
 

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from ledger.errors import (
     ConflictError,
@@ -16,6 +17,7 @@ from ledger.errors import (
     LedgerError,
     MalformedStatementError,
     SignatureRejectedError,
+    StorageError,
     UnauthorizedKindError,
     UnknownKeyError,
     WrongLedgerError,
@@ -25,6 +27,7 @@ from ledger.log import AppendResult, Ledger
 from ledger.note import open_checkpoint
 from ledger.state import Kind
 from ledger.statement import Statement, Submission, prove_possession, sign_statement
+from ledger.verify import verify_database
 from tests.factory import ORIGIN, Chain, key_for
 
 
@@ -279,6 +282,27 @@ def test_second_process_appends_to_the_same_ledger(chain: Chain, tmp_path: Path)
         other.close()
     records = [chain.ledger.record(s) for s in range(chain.ledger.size)]
     assert all(r is not None for r in records)
+
+
+def test_ledger_verifies_on_each_backend(chain: Chain) -> None:
+    chain.ledger.append(chain.sale("mill", 30), now=chain.tick())
+    chain.ledger.submit(chain.sale("farm-a")[0], now=chain.tick())
+    report = verify_database(chain.url, operator_vkey=chain.ledger.verifier.vkey)
+    assert report.ok, report.findings
+    assert report.records_checked == chain.ledger.size
+    assert report.root == chain.ledger.root(chain.ledger.size)
+
+
+def test_log_tables_refuse_update_and_delete(chain: Chain) -> None:
+    for sql in (
+        "UPDATE records SET kind = 'x' WHERE seq = 1",
+        "DELETE FROM records WHERE seq = 1",
+        "DELETE FROM tree_nodes",
+        "UPDATE checkpoints SET note = 'x'",
+    ):
+        with pytest.raises(StorageError, match="append-only"), chain.ledger.store.write() as tx:
+            tx.conn.execute(text(sql))
+    assert verify_database(chain.url).ok
 
 
 def test_read_only_ledger_refuses_to_append(chain: Chain) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from ledger.state import Kind
 from ledger.statement import prove_possession
 from tests.factory import ORIGIN, Chain, key_for
-from tests.ledger.tamper import raw
 
 
 def test_rebuild_reproduces_projections_exactly(chain: Chain) -> None:
@@ -36,9 +37,9 @@ def test_rebuild_reproduces_projections_exactly(chain: Chain) -> None:
     chain.register("bakery", "buyer")
     before = chain.ledger.projection_dump()
     assert len(before["participant_keys"]) == 6
-    with raw(chain) as conn:  # damage the projections behind the library's back
-        conn.execute("DELETE FROM participant_keys WHERE participant = 'bakery'")
-        conn.execute("UPDATE participants SET display_name = 'Evil' WHERE id = 'mill'")
+    with chain.ledger.store.write() as tx:  # damage the projections behind the library's back
+        tx.conn.execute(text("DELETE FROM participant_keys WHERE participant = 'bakery'"))
+        tx.conn.execute(text("UPDATE participants SET display_name = 'Evil' WHERE id = 'mill'"))
     assert chain.ledger.projection_dump() != before
     assert chain.ledger.rebuild_projections() == chain.ledger.size
     assert chain.ledger.projection_dump() == before

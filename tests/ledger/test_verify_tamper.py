@@ -27,11 +27,12 @@ from tests.ledger.tamper import forge_tail, leaf, raw, resign_checkpoint, set_le
 
 
 @pytest.fixture
-def busy(chain: Chain) -> Chain:
-    """The standard chain with 40 sale reports appended in batches (several checkpoints)."""
+def busy(sqlite_chain: Chain) -> Chain:
+    """The standard SQLite chain with 40 sale reports appended in batches (several
+    checkpoints). The tampering below edits the database file directly."""
     for _ in range(4):
-        chain.ledger.append(chain.sale("mill", 10), now=chain.tick())
-    return chain
+        sqlite_chain.ledger.append(sqlite_chain.sale("mill", 10), now=sqlite_chain.tick())
+    return sqlite_chain
 
 
 TARGET = 20

@@ -20,7 +20,11 @@ def upgrade() -> None:
     op.create_table(
         "projection_documents",
         sa.Column("collection", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column(
+            "key",
+            sa.String(length=255).with_variant(sa.String(255, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("collection", "key", name=op.f("pk_projection_documents")),
