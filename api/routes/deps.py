@@ -1,0 +1,71 @@
+"""Dependencies shared by the routes: the ledger, the clock, settings and the raw body.
+
+The clock is read here (``get_now``) and nowhere below ``api/``; tests override it with
+``app.dependency_overrides[get_now]``. Dependencies that only look things up are ``async``
+so FastAPI does not hop to a worker thread for them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.problems import UnsupportedMediaTypeError
+from api.settings import Settings
+from ledger.log import Ledger
+
+MIB = 1 << 20
+
+
+class ApiSettings(Settings):
+    """Settings of the HTTP API, on top of where the ledger lives (``FAIRLEDGER_*``)."""
+
+    #: Largest request body accepted; larger ones get 413 before more is read.
+    max_body_bytes: int = MIB
+    #: RFC 9421: how old a signature's ``created`` may be, in seconds.
+    signature_max_age: int = 300
+    #: RFC 9421: how far in the future ``created`` may be (clock skew), in seconds.
+    signature_clock_skew: int = 30
+    #: (keyid, nonce) pairs remembered to refuse replays, per server process.
+    replay_cache_size: int = 100_000
+
+
+async def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+async def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+async def get_now() -> datetime:
+    """The current time: the one place the API reads the clock."""
+    return datetime.now(UTC)
+
+
+def _require_json(content_type: str | None) -> None:
+    media, _, params = (content_type or "").partition(";")
+    if media.strip().lower() != "application/json":
+        raise UnsupportedMediaTypeError(
+            f"send the body as application/json, not {media.strip() or 'no content type'}"
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            raise UnsupportedMediaTypeError("JSON bodies must be UTF-8")
+
+
+async def json_body(request: Request) -> bytes:
+    """The raw JSON request body (media type checked here, size by the body limit)."""
+    _require_json(request.headers.get("content-type"))
+    return await request.body()
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(get_now)]
+JsonBody = Annotated[bytes, Depends(json_body)]

@@ -1,0 +1,144 @@
+"""``POST /v1/statements`` and ``POST /v1/statements/batch``: append signed statements.
+
+The raw body is parsed strictly by ``Submission.parse`` (duplicate keys, floats, bad UTF-8 and
+lone surrogates refused) and never re-serialised: the signature covers the statement's exact
+canonical bytes. Endpoints are plain ``def`` so FastAPI runs them in its thread pool, where
+concurrent ``ledger.submit`` calls are group-committed into one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Response
+
+from api.problems import problem_responses
+from api.routes.deps import JsonBody, LedgerDep, NowDep
+from api.schemas import (
+    EXAMPLE_RECEIPT_JSON,
+    EXAMPLE_SUBMISSION_JSON,
+    ReceiptList,
+    ReceiptPublic,
+    json_example,
+)
+from ledger.canonical import parse_json
+from ledger.errors import CanonicalizationError, MalformedError, MalformedStatementError
+from ledger.log import MAX_BATCH, AppendResult
+from ledger.statement import Submission
+
+router = APIRouter(tags=["statements"])
+
+_REJECTIONS = (
+    "malformed-statement",
+    "not-canonical",
+    "invalid-request",
+    "bad-signature",
+    "unknown-key",
+    "key-not-active",
+    "wrong-author",
+    "wrong-ledger",
+    "duplicate-nonce",
+    "conflict",
+    "payload-too-large",
+    "unsupported-media-type",
+)
+
+
+def _body_doc(schema: str, example: object) -> dict[str, object]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{schema}"},
+                    "example": example,
+                }
+            },
+        }
+    }
+
+
+def _json(data: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _receipt_response(result: AppendResult) -> Response:
+    seq = result.receipt.seq
+    if result.created:
+        return _json(result.receipt.to_json(), 201, {"Location": f"/v1/records/{seq}"})
+    return _json(result.receipt.to_json(), 200, {"Content-Location": f"/v1/records/{seq}"})
+
+
+class BatchItemError(MalformedStatementError):
+    """A batch member that does not parse; keeps the member's own code and its index."""
+
+    def __init__(self, cause: MalformedError, index: int) -> None:
+        super().__init__(cause.message, field=cause.field)
+        self.code = cause.code
+        self.index = index
+
+
+def parse_batch(body: bytes) -> list[Submission]:
+    """``{"submissions": [...]}`` with 1..MAX_BATCH strictly parsed submissions."""
+    try:
+        value = parse_json(body)
+    except CanonicalizationError as exc:
+        raise MalformedStatementError(exc.message) from exc
+    if not isinstance(value, dict):
+        raise MalformedStatementError("a batch must be a JSON object", field="")
+    unknown = value.keys() - {"submissions"}
+    if unknown:
+        raise MalformedStatementError(
+            f"batch has unknown field(s) {', '.join(sorted(unknown))}", field=min(unknown)
+        )
+    items = value.get("submissions")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise MalformedStatementError(
+            f"submissions must be a list of 1 to {MAX_BATCH} submissions", field="submissions"
+        )
+    submissions = []
+    for index, item in enumerate(items):
+        try:
+            submissions.append(Submission.from_json(item))
+        except MalformedError as exc:
+            raise BatchItemError(exc, index) from exc
+    return submissions
+
+
+def _batch_response(results: Sequence[AppendResult]) -> Response:
+    status = 201 if any(r.created for r in results) else 200
+    return _json({"receipts": [r.receipt.to_json() for r in results]}, status)
+
+
+@router.post(
+    "/v1/statements",
+    status_code=201,
+    response_model=ReceiptPublic,
+    responses={
+        201: json_example(EXAMPLE_RECEIPT_JSON, "Recorded; Location names the new record"),
+        200: json_example(EXAMPLE_RECEIPT_JSON, "A replay: the original receipt"),
+        **problem_responses(*_REJECTIONS),
+    },
+    openapi_extra=_body_doc("SubmissionCreate", EXAMPLE_SUBMISSION_JSON),
+)
+def submit_statement(body: JsonBody, ledger: LedgerDep, now: NowDep) -> Response:
+    """Append one signed statement; a replay returns the original receipt."""
+    return _receipt_response(ledger.submit(Submission.parse(body), now=now))
+
+
+@router.post(
+    "/v1/statements/batch",
+    status_code=201,
+    response_model=ReceiptList,
+    responses={
+        201: json_example({"receipts": [EXAMPLE_RECEIPT_JSON]}, "All recorded, in order"),
+        200: json_example({"receipts": [EXAMPLE_RECEIPT_JSON]}, "All were replays"),
+        **problem_responses(*_REJECTIONS),
+    },
+    openapi_extra=_body_doc("BatchCreate", {"submissions": [EXAMPLE_SUBMISSION_JSON]}),
+)
+def submit_batch(body: JsonBody, ledger: LedgerDep, now: NowDep) -> Response:
+    """Append up to 1000 statements all-or-nothing; a rejection names its index."""
+    return _batch_response(ledger.append(parse_batch(body), now=now))
