@@ -387,9 +387,23 @@ def export_command(ctx: _Context, out: Path) -> None:
     show_default=True,
     help="Where to build the demo (replaced on every run if an earlier demo made it).",
 )
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port for the API and web page on 127.0.0.1.",
+)
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Serve the API and web page once the ledger is built.",
+)
 @pass_ctx
-def demo(ctx: _Context, demo_home: Path) -> None:
-    """Build a realistic small ecosystem on the embedded SQLite default and verify it."""
+def demo(ctx: _Context, demo_home: Path, port: int, serve: bool) -> None:
+    """Build a realistic small ecosystem on the embedded SQLite default, verify it, then
+    serve the API and web page."""
     from api.demo import run_demo
 
     settings = load_settings(demo_home.resolve(), None)
@@ -406,7 +420,27 @@ def demo(ctx: _Context, demo_home: Path) -> None:
         f"  .venv/bin/fairledger --home {demo_home} export --out demo.jsonl",
         f"  .venv/bin/fairledger --home {demo_home} verify --export demo.jsonl",
     ]
-    _emit(ctx.as_json, {"database": settings.url, "vkey": vkey}, "\n".join(lines))
+    base = f"http://127.0.0.1:{port}"
+    if serve:
+        lines += [
+            f"  curl {base}/v1/ledger",
+            f"  curl {base}/v1/checkpoint",
+            f"  curl '{base}/v1/records?start=0&limit=5'",
+            f"  curl '{base}/v1/proofs/consistency?old=5&new=12'",
+            f"  curl {base}/v1/participants/mill-valley",
+            f"  open {base}/docs for the OpenAPI documentation",
+            "",
+            f"Serving on {base} (Ctrl-C to stop)",
+        ]
+    _emit(ctx.as_json, {"database": settings.url, "vkey": vkey, "url": base}, "\n".join(lines))
+    if serve:
+        from api.serve import run_single
+
+        with _errors():
+            try:
+                run_single(settings, "127.0.0.1", port)
+            except OSError as exc:
+                _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", EXIT_UNAVAILABLE)
 
 
 @main.command()
@@ -431,6 +465,15 @@ def bench(ctx: _Context, records: int, batch: int, database_dir: Path | None) ->
         )
     if ctx.as_json:
         _emit(True, figures, "")
+
+
+def _register_commands() -> None:
+    from api.serve import serve
+
+    main.add_command(serve)
+
+
+_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

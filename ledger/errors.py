@@ -45,6 +45,8 @@ class LedgerError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        #: Position of the offending submission inside a batch, when known.
+        self.index: int | None = None
 
 
 class MalformedError(LedgerError):
@@ -72,7 +74,6 @@ class RejectedStatementError(LedgerError):
 
     def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
         super().__init__(message, field=field)
-        #: Position of the offending submission inside a batch, when known.
         self.index = index
 
 

@@ -310,8 +310,7 @@ class Ledger:
                     for batch in batches:
                         batch.check(seq, statement, state)
                 except (RejectedStatementError, MalformedStatementError) as exc:
-                    if isinstance(exc, RejectedStatementError):
-                        exc.index = index
+                    exc.index = index
                     if atomic:
                         raise
                     outcomes.append(exc)
