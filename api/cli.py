@@ -13,13 +13,14 @@ The clock is read here and passed down as ``now``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import click
 
@@ -95,7 +96,25 @@ class _Context:
 pass_ctx = click.make_pass_decorator(_Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands whose modules are heavy (the web server) are imported only when used."""
+
+    lazy: ClassVar[dict[str, str]] = {"serve": "api.serve:serve"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -378,6 +397,33 @@ def export_command(ctx: _Context, out: Path) -> None:
     _emit(ctx.as_json, {"records": count, "file": str(out)}, f"Exported {count} records to {out}")
 
 
+@main.command("import-ledger")
+@click.argument("export_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--vkey", help="The operator vkey the export must carry (recommended).")
+@pass_ctx
+def import_ledger_command(ctx: _Context, export_file: Path, vkey: str | None) -> None:
+    """Restore an export into an empty database (either backend), after auditing it.
+
+    The target is --database-url / FAIRLEDGER_DATABASE_URL or the home's SQLite file.
+    Roots, checkpoints and projections come out identical; nothing is written if the export
+    fails any check or the target is not empty.
+    """
+    from ledger.backup import import_ledger
+
+    with _errors(), _progress_bar(ctx, "importing") as tick:
+        report = import_ledger(ctx.settings.url, export_file, operator_vkey=vkey, progress=tick)
+    _emit(
+        ctx.as_json,
+        {
+            "records": report.records_checked,
+            "root": report.root.hex(),
+            "database": ctx.settings.url,
+        },
+        f"Restored {report.records_checked} records into {ctx.settings.url}\n"
+        f"root {report.root.hex()}",
+    )
+
+
 @main.command()
 @click.option(
     "--home",
@@ -465,15 +511,6 @@ def bench(ctx: _Context, records: int, batch: int, database_dir: Path | None) ->
         )
     if ctx.as_json:
         _emit(True, figures, "")
-
-
-def _register_commands() -> None:
-    from api.serve import serve
-
-    main.add_command(serve)
-
-
-_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

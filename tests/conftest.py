@@ -63,7 +63,7 @@ def postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database on each backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
+        return f"sqlite:///{tmp_path / 'database.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 

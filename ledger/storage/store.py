@@ -292,8 +292,9 @@ class WriteTx(Reader):
         self,
         new_records: Sequence[NewRecord],
         nodes: Sequence[tuple[int, int, bytes]],
-        checkpoint: tuple[int, bytes, str],
+        checkpoint: tuple[int, bytes, str] | None,
     ) -> None:
+        """Insert records, the tree nodes they complete and (optionally) one checkpoint."""
         if new_records:
             self.conn.execute(
                 insert(records),
@@ -314,8 +315,9 @@ class WriteTx(Reader):
             self.conn.execute(
                 insert(tree_nodes), [{"node": node_key(lv, i), "hash": h} for lv, i, h in nodes]
             )
-        size, root, note = checkpoint
-        self.conn.execute(insert(checkpoints).values(size=size, root=root, note=note))
+        if checkpoint is not None:
+            size, root, note = checkpoint
+            self.conn.execute(insert(checkpoints).values(size=size, root=root, note=note))
 
     def project_state(self, changed: Iterable[str], state: LedgerState) -> None:
         """Write the participants/keys projection rows of the participants in ``changed``,

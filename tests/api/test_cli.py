@@ -131,5 +131,32 @@ def test_commands_without_a_ledger_exit_3_and_create_nothing(tmp_path: Path, com
 
 
 def test_every_command_has_help(home: Path) -> None:
-    for command in ("init", "keygen", "register", "verify", "rebuild", "export", "bench"):
+    for command in (
+        "init",
+        "keygen",
+        "register",
+        "verify",
+        "rebuild",
+        "export",
+        "import-ledger",
+        "bench",
+        "demo",
+        "serve",
+    ):
         assert "Usage:" in run(home, command, "--help").stdout
+
+
+def test_export_then_import_ledger_into_a_new_home(home: Path, tmp_path: Path) -> None:
+    run(home, "keygen", "mill")
+    run(home, "register", "mill", "--name", "Mill", "--roles", "buyer")
+    export = tmp_path / "backup.jsonl"
+    run(home, "export", "--out", str(export))
+    vkey = json.loads(export.read_text().splitlines()[0])["vkey"]
+    other = tmp_path / "restored"
+    restored = json.loads(run(other, "--json", "import-ledger", str(export), "--vkey", vkey).stdout)
+    original = json.loads(run(home, "--json", "verify").stdout)
+    assert restored["root"] == original["root"]
+    assert json.loads(run(other, "--json", "verify", "--vkey", vkey).stdout)["ok"]
+    again = run(other, "import-ledger", str(export), ok=False)
+    assert again.returncode == 1
+    assert "already holds a ledger" in again.stderr
