@@ -421,6 +421,8 @@ def load_epcis_json(data: bytes | str) -> Any:
         ) from exc
     except CanonicalizationError as exc:
         raise MalformedEventError([FieldError("", exc.message)]) from exc
+    except ValueError as exc:  # e.g. an integer literal beyond Python's 4300-digit limit
+        raise MalformedEventError([FieldError("", f"unusable number: {exc}")]) from exc
     except RecursionError as exc:
         raise MalformedEventError([FieldError("", "JSON nests too deeply")]) from exc
 
