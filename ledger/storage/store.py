@@ -406,9 +406,22 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[Reader]:
+        """A read-only transaction on one consistent snapshot.
+
+        On PostgreSQL that takes REPEATABLE READ: under the default READ COMMITTED every
+        statement sees a newer snapshot, and a reader could count the records, then find a
+        checkpoint committed after it counted. (SQLite's read transactions are snapshots
+        already.) Writers keep READ COMMITTED: after taking the append lock they must see
+        everything committed before it."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield Reader(conn)
+            with self.engine.connect() as raw:
+                conn = (
+                    raw.execution_options(isolation_level="REPEATABLE READ")
+                    if self.dialect == "postgresql"
+                    else raw
+                )
+                with conn.begin():
+                    yield Reader(conn)
         except SQLAlchemyError as exc:
             raise _wrap(exc) from exc
 
