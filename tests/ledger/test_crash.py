@@ -1,5 +1,5 @@
 """Crash safety: a child appending in a loop is SIGKILLed at random moments; the reopened
-ledger verifies and holds every statement whose receipt was returned.
+ledger verifies and holds every statement whose receipt was returned, on each backend.
 
 The kill moment is chosen by events, not by the clock: after a random number of receipts
 has been read, the parent kills at once, while the child is somewhere inside its next
@@ -30,8 +30,8 @@ TRIALS = 24
 
 
 @pytest.mark.slow
-def test_sigkill_never_loses_an_acknowledged_statement(tmp_path: Path) -> None:
-    chain = new_chain(tmp_path / "crash.db", ("mill", ("supplier", "buyer")))
+def test_sigkill_never_loses_an_acknowledged_statement(database_url: str) -> None:
+    chain = new_chain(database_url, ("mill", ("supplier", "buyer")))
     url, vkey = chain.url, chain.ledger.verifier.vkey
     chain.ledger.close()
     rng = random.Random(20261123)
