@@ -497,18 +497,58 @@ def demo(ctx: _Context, demo_home: Path, port: int, serve: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to build the benchmark ledger (default: a temporary directory).",
 )
+@click.option(
+    "--api",
+    "api_statements",
+    type=int,
+    default=0,
+    help="Also measure the HTTP API with this many statements (0: skip).",
+)
+@click.option("--workers", default=2, show_default=True, help="API server processes.")
+@click.option(
+    "--empty-database-url",
+    help="Run on this EMPTY database (e.g. PostgreSQL) instead of a scratch SQLite file.",
+)
+@click.option(
+    "--api-database-url",
+    help="Another EMPTY database for the API figures (default: scratch SQLite).",
+)
 @pass_ctx
-def bench(ctx: _Context, records: int, batch: int, database_dir: Path | None) -> None:
-    """Measure Ed25519, append, verification and proof speed; print the figures."""
+def bench(
+    ctx: _Context,
+    records: int,
+    batch: int,
+    database_dir: Path | None,
+    api_statements: int,
+    workers: int,
+    empty_database_url: str | None,
+    api_database_url: str | None,
+) -> None:
+    """Measure Ed25519, append, verification and proof speed (and the HTTP API with
+    --api); print the figures. Measurements, never pass/fail."""
     from api.bench import run_bench
 
+    echo = None if ctx.as_json else click.echo
     with _errors():
         figures = run_bench(
             records=records,
             batch=batch,
             directory=database_dir,
-            echo=None if ctx.as_json else click.echo,
+            echo=echo,
+            database_url=empty_database_url,
         )
+    if api_statements:
+        from api.bench_api import run_api_bench
+
+        with _errors():
+            figures.update(
+                run_api_bench(
+                    statements=api_statements,
+                    workers=workers,
+                    database_url=api_database_url,
+                    echo=echo,
+                )
+            )
     if ctx.as_json:
         _emit(True, figures, "")
 

@@ -278,6 +278,16 @@ class Reader:
         rows = self.conn.execute(query.order_by(projection_documents.c.key).limit(limit))
         return [(r.key, int(r.seq), parse_json(r.body)) for r in rows]
 
+    def database_bytes(self) -> int:
+        """Bytes the database occupies (SQLite pages, or PostgreSQL's database size)."""
+        if self.conn.dialect.name == "postgresql":
+            return int(
+                self.conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            )
+        pages = self.conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+        size = self.conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+        return int(pages) * int(size)
+
     def table_dump(self, table: str) -> list[tuple[object, ...]]:
         """Every row of a projection table in primary-key order (for rebuild checks)."""
         tbl = RecordRow.metadata.tables[table]
