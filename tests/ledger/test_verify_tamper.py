@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.canonical import canonical_bytes
 from ledger.errors import (
     ChainLinkError,
     CheckpointError,
@@ -20,7 +21,7 @@ from ledger.errors import (
 from ledger.export import export_ledger
 from ledger.keys import b64encode
 from ledger.state import Kind
-from ledger.statement import prove_possession
+from ledger.statement import Record, prove_possession
 from ledger.verify import audit_database, audit_export, verify_database, verify_export
 from tests.factory import ORIGIN, Chain, key_for
 from tests.ledger.tamper import forge_tail, leaf, raw, resign_checkpoint, set_leaf
@@ -250,3 +251,28 @@ def test_signature_still_verifies_after_b64_roundtrip(busy: Chain) -> None:
     record = busy.ledger.record(TARGET)
     assert record is not None
     assert b64encode(record.signature) in record.leaf.decode()
+
+
+def test_export_with_a_replayed_statement_names_its_seq(busy: Chain, tmp_path: Path) -> None:
+    """A malicious operator's export records an earlier statement a second time (to double
+    a delivery): validly signed and correctly linked, but its (author, nonce) is a replay.
+    The database's unique index makes this impossible to store; the auditor must still catch
+    it in an export."""
+    path = tmp_path / "export.jsonl"
+    with path.open("wb") as out:
+        export_ledger(busy.ledger, out)
+    first = busy.ledger.record(TARGET)
+    last = busy.ledger.record(busy.ledger.size - 1)
+    assert first is not None
+    assert last is not None
+    seq = busy.ledger.size
+    replay = Record.create(seq, last.entry_hash.hex(), last.recorded_at, first.submission)
+    line = canonical_bytes(
+        {"entry_hash": replay.entry_hash.hex(), "record": replay.to_json(), "seq": seq}
+    )
+    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    lines[0] = lines[0].replace(b'"size":%d' % seq, b'"size":%d' % (seq + 1))
+    path.write_bytes(b"\n".join([*lines, line]) + b"\n")
+    with pytest.raises(RecordRuleError, match="replay") as info:
+        verify_export(path)
+    assert info.value.seq == seq
