@@ -14,15 +14,34 @@ Every failure of ``contracts/`` is a ``ContractError``, itself a ``LedgerError``
         ├── InvalidTermsError          contract terms refused by validation; ``field`` names
         │                              the first offending field as a dotted path
         ├── InvalidFactError           a delivery, sale, invoice or reading that is malformed
-        └── RuleError                  well-formed inputs that a rule cannot price
-            └── ReferenceRateMissingError  no reference rate in force for a half-year
+        ├── RuleError                  well-formed inputs that a rule cannot price
+        │   └── ReferenceRateMissingError  no reference rate in force for a half-year
+        ├── MalformedContractStatementError  a contract/sale/settlement/payment body that
+        │                              breaks its format (also a MalformedStatementError)
+        ├── ContractRejectedError      a well-formed statement the contract history refuses
+        │   │                          (also a RejectedStatementError; nothing is written)
+        │   ├── UnknownContractError   no such contract (or version) on the ledger
+        │   ├── TermsMismatchError     the accepted hash is not the proposed terms' hash
+        │   ├── NotAPartyError         the author is not a party that may do this
+        │   ├── ContractStateError     not allowed in the contract's current state
+        │   ├── TerminationRefusedError  the terms give the author no termination right
+        │   ├── UnknownObligationError no such obligation or payment
+        │   └── PaymentRefusedError    payer, payee, currency or amounts do not fit
+        ├── SettlementInputError       settlement cannot be computed (missing market price)
+        └── SettlementMismatchError    re-settlement differs from a recorded statement
+                                       (also a VerificationError)
 
 Messages say what was expected and what was observed.
 """
 
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import (
+    LedgerError,
+    MalformedStatementError,
+    RejectedStatementError,
+    VerificationError,
+)
 
 
 class ContractError(LedgerError):
@@ -90,3 +109,57 @@ class RuleError(ContractError):
 
 class ReferenceRateMissingError(RuleError):
     code = "reference-rate-missing"
+
+
+class MalformedContractStatementError(ContractError, MalformedStatementError):
+    """A ``contract.*``, ``sale.report``, ``settlement.statement`` or ``payment.*`` body that
+    breaks its format; ``field`` is the dotted path (``statement.body.terms.payment.net_days``)."""
+
+    code = "malformed-contract-statement"
+
+
+class ContractRejectedError(ContractError, RejectedStatementError):
+    """A well-formed statement refused by the contract history (the ledger writes nothing)."""
+
+    code = "contract-rejected"
+
+
+class UnknownContractError(ContractRejectedError):
+    code = "unknown-contract"
+
+
+class TermsMismatchError(ContractRejectedError):
+    code = "terms-mismatch"
+
+
+class NotAPartyError(ContractRejectedError):
+    code = "not-a-party"
+
+
+class ContractStateError(ContractRejectedError):
+    code = "contract-state"
+
+
+class TerminationRefusedError(ContractRejectedError):
+    code = "termination-refused"
+
+
+class UnknownObligationError(ContractRejectedError):
+    code = "unknown-obligation"
+
+
+class PaymentRefusedError(ContractRejectedError):
+    code = "payment-refused"
+
+
+class SettlementInputError(ContractError):
+    """Settlement cannot be computed from what was given (e.g. a market price is missing)."""
+
+    code = "settlement-input"
+
+
+class SettlementMismatchError(ContractError, VerificationError):
+    """Re-settling a recorded statement gave different bytes; ``expected`` is the recorded
+    value at the first differing path, ``observed`` the recomputed one, ``seq`` the record."""
+
+    code = "settlement-mismatch"

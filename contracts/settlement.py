@@ -1,0 +1,905 @@
+"""Settlement: a contract's statement for one month, a pure function of the records.
+
+``settle(contract_id, period, as_of_seq, entries, provenance)`` reads only records with
+``seq <= as_of_seq`` and gives the same statement, byte for byte (same ``statement_hash``), on
+any machine and for any order of ``entries``: everything is keyed and sorted by seq, lot or
+party id, every amount is an integer of minor units computed by ``contracts.rules``, and the
+statement is serialised with ``ledger.canonical`` (RFC 8785). The operator records it as a
+``settlement.statement``; ``verify_settlement`` re-settles a recorded body and compares bytes.
+
+**What a statement for period P (``YYYY-MM``) contains** (format ``fairledger.settlement.v1``,
+validated by ``contracts.bodies.SettlementStatementBody``):
+
+* ``deliveries``: every delivery (``contracts.deliveries``) delivered in P from a supplier to a
+  buyer of the version in force on the delivery date, of a product that version covers.
+  Lines: ``goods`` (accepted quantity only: rejected quantity is not paid; flat, tiered or
+  market price with floor, premium and differentials), ``late_penalty`` (pro rata per period
+  late, capped, force majeure exempt), ``condition_penalty`` (worst excursion of the
+  readings); ``net`` is their sum. Volume tiers count accepted quantity per (supplier, buyer,
+  product) in P, in delivery order (date, receiving seq, lot). Each line cites the shipping
+  and receiving records.
+* ``unpriced``: deliveries and sales the contract covers that no rule can price (a unit the
+  terms do not use, volume in an agreed tier gap, malformed FairLedger extension fields, a
+  sale in another currency...), with the reason, so that nothing disappears silently.
+* ``revenue_shares``: for each ``sale.report`` of P by the revenue-share payer, the pool
+  (revenue × Σ contribution × share, rounded once) split over the upstream lots with the
+  largest-remainder method; each part cites the sale and the provenance records.
+* ``charges``: for each earlier, interest-bearing obligation of the contract that is neither
+  waived nor cancelled, late-payment interest and the fixed compensation accrued up to the
+  last day of P (``contracts.rules``, with the payments received by then), less what earlier
+  statements already billed for it, so the charges billed over the months add up to the
+  amount accrued, rounded once.
+* ``obligations``: per pair of parties, the net of their goods and revenue-share lines
+  (``principal``, bearing interest) and of their charge lines (``charges``, bearing none:
+  interest is never capitalised), issued on ``issued_on`` (the last day of P unless given),
+  due ``net_days`` later, with the early-payment price and deadline when the terms offer one.
+* ``terms`` (the versions used, with their hash and binding seq) and ``market_prices`` (the
+  market prices used, an input: ``verify_settlement`` takes them from the recorded body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from functools import cached_property
+
+from contracts.bodies import (
+    MarketPriceBody,
+    SaleReportBody,
+    SettlementStatementBody,
+    obligation_id,
+    parse_body,
+    period_bounds,
+)
+from contracts.deliveries import MatchedDelivery, delivery_fact, match_deliveries, read_events
+from contracts.entries import Entry, EntryLike, as_entries, paused_gc
+from contracts.errors import (
+    ContractError,
+    RuleError,
+    SettlementInputError,
+    SettlementMismatchError,
+)
+from contracts.facts import Invoice, Payment, Sale
+from contracts.lifecycle import CONTRACT_KINDS, Contract, ContractVersion, replay_contracts
+from contracts.money import Money
+from contracts.obligations import OBLIGATION_KINDS, ObligationBook
+from contracts.provenance import ProvenanceSource, UpstreamContribution
+from contracts.rules import (
+    DeliveryValuation,
+    Line,
+    early_payment_discount,
+    fixed_compensation,
+    late_payment_interest,
+    payment_due_date,
+    revenue_share,
+    value_delivery,
+)
+from contracts.terms import ContractTerms
+from ledger.canonical import JSONObject, JSONValue, canonical_bytes
+from ledger.state import Kind
+
+__all__ = [
+    "FORMAT",
+    "SETTLEMENT_KINDS",
+    "ChargeLine",
+    "DeliveryLine",
+    "MarketPrices",
+    "ObligationEntry",
+    "SettlementStatement",
+    "ShareLine",
+    "SharePartLine",
+    "TermsRef",
+    "UnpricedLine",
+    "settle",
+    "statement_hash",
+    "verify_settlement",
+]
+
+FORMAT = "fairledger.settlement.v1"
+#: The record kinds settlement reads.
+SETTLEMENT_KINDS = frozenset(
+    {*CONTRACT_KINDS, *OBLIGATION_KINDS, Kind.TRACE_EVENT, Kind.SALE_REPORT}
+)
+#: Market prices by (GTIN, observation date): major units of the contract currency per unit.
+MarketPrices = Mapping[tuple[str, date], Decimal]
+
+
+def _dec(value: Decimal) -> str:
+    """A decimal in normal form: no exponent, no trailing zeros (``"95"``, ``"2.5"``)."""
+    text = f"{value.normalize():f}"
+    return "0" if text == "-0" else text
+
+
+def _exact(value: Fraction) -> str:
+    return (
+        str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    )
+
+
+def _value(line: Line) -> JSONObject:
+    return {"amount": line.amount.amount, "exact": _exact(line.exact)}
+
+
+# -- statement lines -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TermsRef:
+    version: int
+    terms_hash: str
+    binding_seq: int
+
+    def to_json(self) -> JSONObject:
+        return {
+            "version": self.version,
+            "terms_hash": self.terms_hash,
+            "binding_seq": self.binding_seq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPriceUsed:
+    gtin: str
+    on: date
+    price: Decimal
+    source: str
+
+    def to_json(self) -> JSONObject:
+        return {
+            "gtin": self.gtin,
+            "on": self.on.isoformat(),
+            "price": _dec(self.price),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    delivery: MatchedDelivery
+    version: int
+    unit: str
+    valuation: DeliveryValuation
+
+    @property
+    def payer(self) -> str:
+        return self.delivery.buyer
+
+    @property
+    def payee(self) -> str:
+        return self.delivery.supplier
+
+    @property
+    def net(self) -> Money:
+        return self.valuation.net
+
+    def to_json(self) -> JSONObject:
+        d, v = self.delivery, self.valuation
+        goods = v.goods.exact
+        percent = -v.condition_penalty.exact * 100 / goods if goods else Fraction(0)
+        return {
+            "delivery": d.delivery_id,
+            "version": self.version,
+            "supplier": d.supplier,
+            "buyer": d.buyer,
+            "lot": d.lot,
+            "gtin": d.gtin,
+            "unit": self.unit,
+            "shipped": _dec(d.shipped),
+            "accepted": _dec(d.received),
+            "rejected": _dec(v.rejected),
+            "rejection_reason": d.rejection_reason,
+            "due_on": (d.due_on or d.delivered_on).isoformat(),
+            "delivered_on": d.delivered_on.isoformat(),
+            "days_late": v.days_late,
+            "force_majeure": d.force_majeure,
+            "termination_right": v.termination_right,
+            "condition_percent": _exact(percent),
+            "goods": _value(v.goods),
+            "late_penalty": _value(v.late_penalty),
+            "condition_penalty": _value(v.condition_penalty),
+            "net": v.net.amount,
+            "seqs": list(d.seqs),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedLine:
+    what: str
+    lot: str
+    parties: tuple[str, ...]
+    reason: str
+    seqs: tuple[int, ...]
+
+    def to_json(self) -> JSONObject:
+        return {
+            "what": self.what,
+            "lot": self.lot,
+            "parties": list(self.parties),
+            "reason": self.reason,
+            "seqs": list(self.seqs),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SharePartLine:
+    contribution: UpstreamContribution
+    amount: Money
+    exact: Fraction
+
+    def to_json(self) -> JSONObject:
+        c = self.contribution
+        return {
+            "lot": c.lot,
+            "supplier": c.supplier,
+            "fraction": _dec(c.fraction),
+            "amount": self.amount.amount,
+            "exact": _exact(self.exact),
+            "seqs": list(c.seqs),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLine:
+    sale_seq: int
+    seller: str
+    lot: str
+    revenue: Money
+    version: int
+    pool: Line
+    parts: tuple[SharePartLine, ...]
+
+    @property
+    def seqs(self) -> tuple[int, ...]:
+        return tuple(sorted({self.sale_seq, *(s for p in self.parts for s in p.contribution.seqs)}))
+
+    def to_json(self) -> JSONObject:
+        return {
+            "sale_seq": self.sale_seq,
+            "seller": self.seller,
+            "lot": self.lot,
+            "revenue": self.revenue.amount,
+            "version": self.version,
+            "pool": _value(self.pool),
+            "parts": [part.to_json() for part in self.parts],
+            "seqs": list(self.seqs),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    obligation: str
+    kind: str
+    payer: str
+    payee: str
+    through: date
+    accrued: Line
+    billed_before: Money
+    seqs: tuple[int, ...]
+
+    @property
+    def amount(self) -> Money:
+        return self.accrued.amount - self.billed_before
+
+    def to_json(self) -> JSONObject:
+        return {
+            "obligation": self.obligation,
+            "kind": self.kind,
+            "payer": self.payer,
+            "payee": self.payee,
+            "through": self.through.isoformat(),
+            "accrued": _value(self.accrued),
+            "billed_before": self.billed_before.amount,
+            "amount": self.amount.amount,
+            "seqs": list(self.seqs),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationEntry:
+    id: str
+    kind: str
+    payer: str
+    payee: str
+    amount: Money
+    issued_on: date
+    due_on: date
+    early_payment: tuple[date, Money] | None
+    version: int
+
+    def to_json(self) -> JSONObject:
+        early = self.early_payment
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "payer": self.payer,
+            "payee": self.payee,
+            "amount": self.amount.amount,
+            "issued_on": self.issued_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "early_payment": None
+            if early is None
+            else {"by": early[0].isoformat(), "amount": early[1].amount},
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class SettlementStatement:
+    """A computed statement. ``to_json()`` is the ``settlement.statement`` body;
+    ``canonical`` its RFC 8785 bytes; ``hash`` their SHA-256 (hex)."""
+
+    contract_id: str
+    period: str
+    as_of_seq: int
+    issued_on: date
+    currency: str
+    terms: tuple[TermsRef, ...]
+    market_prices: tuple[MarketPriceUsed, ...]
+    deliveries: tuple[DeliveryLine, ...]
+    unpriced: tuple[UnpricedLine, ...]
+    revenue_shares: tuple[ShareLine, ...]
+    charges: tuple[ChargeLine, ...]
+    obligations: tuple[ObligationEntry, ...]
+
+    def to_json(self) -> JSONObject:
+        return {
+            "format": FORMAT,
+            "contract_id": self.contract_id,
+            "period": self.period,
+            "as_of_seq": self.as_of_seq,
+            "issued_on": self.issued_on.isoformat(),
+            "currency": self.currency,
+            "terms": [t.to_json() for t in self.terms],
+            "market_prices": [m.to_json() for m in self.market_prices],
+            "deliveries": [d.to_json() for d in self.deliveries],
+            "unpriced": [u.to_json() for u in self.unpriced],
+            "revenue_shares": [s.to_json() for s in self.revenue_shares],
+            "charges": [c.to_json() for c in self.charges],
+            "obligations": [o.to_json() for o in self.obligations],
+        }
+
+    @cached_property
+    def canonical(self) -> bytes:
+        """RFC 8785 bytes of ``to_json()`` (computed once)."""
+        with paused_gc():
+            return canonical_bytes(self.to_json())
+
+    @cached_property
+    def hash(self) -> str:
+        return hashlib.sha256(self.canonical).hexdigest()
+
+    def total(self, payer: str, payee: str) -> Money:
+        """What ``payer`` owes ``payee`` in this statement's obligations (both kinds)."""
+        return Money.total(
+            (o.amount for o in self.obligations if o.payer == payer and o.payee == payee),
+            self.currency,
+        )
+
+
+def statement_hash(body: JSONValue) -> str:
+    """SHA-256 (hex) of the canonical bytes of a statement body."""
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+# -- computing -----------------------------------------------------------------------------
+
+
+class _Valuer:
+    """``value_delivery`` with a memo: the rules are pure, and deliveries that agree in every
+    priced input (accepted quantity, lateness, readings, prices, volume position...) get the
+    same lines. Only successful valuations are remembered."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[object, ...], DeliveryValuation] = {}
+
+    def value(
+        self,
+        version: ContractVersion,
+        delivery: MatchedDelivery,
+        unit: str,
+        market_price: Decimal | None,
+        prior: Decimal,
+        total: Decimal | None,
+    ) -> DeliveryValuation:
+        fact = delivery_fact(delivery, unit)
+        key = (
+            version.version,
+            fact.gtin,
+            unit,
+            fact.accepted,
+            fact.rejected,
+            (fact.delivered - fact.due).days,
+            fact.readings,
+            fact.force_majeure,
+            market_price,
+            prior,
+            total,
+        )
+        found = self._memo.get(key)
+        if found is None:
+            found = value_delivery(
+                version.terms,
+                fact,
+                market_price=market_price,
+                prior_volume=prior,
+                period_volume=total,
+            )
+            self._memo[key] = found
+        return found
+
+
+def _market_key(version: ContractVersion, delivery: MatchedDelivery) -> tuple[str, date] | None:
+    product = version.terms.product(delivery.gtin)
+    assert product is not None
+    market = product.pricing.market
+    if product.pricing.basis != "market" or market is None:
+        return None
+    day = delivery.delivered_on
+    if market.observed_on == "due_date" and delivery.due_on is not None:
+        day = delivery.due_on
+    return delivery.gtin, day
+
+
+class _Coverage:
+    """Which deliveries a contract covers, with each version's parties and products
+    looked up once (a month can hold a hundred thousand deliveries)."""
+
+    def __init__(self, contract: Contract, first: date, last: date) -> None:
+        self.contract = contract
+        self.first = first
+        self.last = last
+        self.by_version: dict[int, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
+        for version in contract.versions:
+            terms = version.terms
+            self.by_version[version.version] = (
+                frozenset(terms.parties_with("supplier")),
+                frozenset(terms.parties_with("buyer")),
+                frozenset(product.gtin for product in terms.products),
+            )
+
+    def version_for(self, delivery: MatchedDelivery) -> ContractVersion | None:
+        if not self.first <= delivery.delivered_on <= self.last:
+            return None
+        contract = self.contract
+        if delivery.contract is not None and delivery.contract != contract.contract_id:
+            return None
+        version = contract.in_force_on(delivery.delivered_on)
+        if version is None or delivery.supplier == delivery.buyer:
+            return None
+        suppliers, buyers, gtins = self.by_version[version.version]
+        if delivery.supplier in suppliers and delivery.buyer in buyers and delivery.gtin in gtins:
+            return version
+        return None
+
+
+def _deliveries(
+    contract: Contract,
+    entries: Sequence[Entry],
+    first: date,
+    last: date,
+    market_prices: MarketPrices,
+) -> tuple[list[DeliveryLine], list[UnpricedLine], dict[tuple[str, date], MarketPriceUsed]]:
+    matched = match_deliveries(read_events(entries), within=(first, last))
+    coverage = _Coverage(contract, first, last)
+    covered = []
+    for delivery in matched:
+        version = coverage.version_for(delivery)
+        if version is not None:
+            covered.append((delivery, version))
+    covered.sort(key=lambda item: (item[0].delivered_on, item[0].seqs[1], item[0].lot))
+
+    lines: list[DeliveryLine] = []
+    unpriced: list[UnpricedLine] = []
+    used: dict[tuple[str, date], MarketPriceUsed] = {}
+    missing: list[str] = []
+    priced: list[tuple[MatchedDelivery, ContractVersion, str]] = []
+    for delivery, version in covered:
+        product = version.terms.product(delivery.gtin)
+        assert product is not None
+        unit = delivery.uom or "EA"
+
+        def refuse(reason: str, delivery: MatchedDelivery = delivery) -> None:
+            unpriced.append(
+                UnpricedLine(
+                    "delivery",
+                    delivery.lot,
+                    (delivery.supplier, delivery.buyer),
+                    reason,
+                    delivery.seqs,
+                )
+            )
+
+        if delivery.problems:
+            refuse("; ".join(delivery.problems))
+        elif unit != product.unit:
+            refuse(
+                f"quantity in {unit}; the contract prices GTIN {delivery.gtin} per {product.unit}"
+            )
+        else:
+            priced.append((delivery, version, unit))
+
+    totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for delivery, _version, _unit in priced:
+        totals[(delivery.supplier, delivery.buyer, delivery.gtin)] += delivery.received
+    running: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    valuer = _Valuer()
+    for delivery, version, unit in priced:
+        key = (delivery.supplier, delivery.buyer, delivery.gtin)
+        prior = running[key]
+        running[key] = prior + delivery.received
+        market = _market_key(version, delivery)
+        price: Decimal | None = None
+        if market is not None:
+            price = market_prices.get(market)
+            if price is None:
+                missing.append(f"GTIN {market[0]} on {market[1]}")
+                continue
+            product = version.terms.product(delivery.gtin)
+            assert product is not None
+            assert product.pricing.market is not None
+            used[market] = MarketPriceUsed(
+                market[0], market[1], price, product.pricing.market.source
+            )
+        pricing = version.terms.product(delivery.gtin)
+        assert pricing is not None
+        tiers = pricing.pricing.tiers
+        all_units = tiers is not None and tiers.method == "all_units"
+        try:
+            valuation = valuer.value(
+                version, delivery, unit, price, prior, totals[key] if all_units else None
+            )
+        except RuleError as exc:
+            unpriced.append(
+                UnpricedLine(
+                    "delivery",
+                    delivery.lot,
+                    (delivery.supplier, delivery.buyer),
+                    exc.message,
+                    delivery.seqs,
+                )
+            )
+            continue
+        lines.append(DeliveryLine(delivery, version.version, unit, valuation))
+    if missing:
+        raise SettlementInputError(
+            f"contract {contract.contract_id} prices on a market reference; no market price "
+            f"was given for {', '.join(sorted(set(missing)))}"
+        )
+    return lines, unpriced, used
+
+
+def _shares(
+    contract: Contract,
+    period: str,
+    as_of_seq: int,
+    entries: Sequence[Entry],
+    provenance: ProvenanceSource,
+) -> tuple[list[ShareLine], list[UnpricedLine]]:
+    version = contract.in_force_during(period)
+    if version is None or version.terms.revenue_share is None:
+        return [], []
+    terms = version.terms
+    shares = terms.revenue_share
+    assert shares is not None
+    lines: list[ShareLine] = []
+    unpriced: list[UnpricedLine] = []
+    for entry in sorted(entries, key=lambda e: e.seq):
+        if entry.kind != Kind.SALE_REPORT or entry.author != shares.payer:
+            continue
+        if entry.body.get("period") != period:
+            continue
+        try:
+            body = parse_body(SaleReportBody, Kind.SALE_REPORT, entry.body)
+        except ContractError:
+            continue
+        revenue = body.revenue.money()
+        contributions = sorted(provenance.contributions(body.lot, as_of_seq), key=lambda c: c.lot)
+        if not any(shares.percent_for(c.supplier) > 0 for c in contributions):
+            continue
+        try:
+            result = revenue_share(
+                terms, Sale(str(entry.seq), body.lot, revenue), [c.fact for c in contributions]
+            )
+        except ContractError as exc:
+            unpriced.append(
+                UnpricedLine(
+                    "sale",
+                    body.lot,
+                    (entry.author,),
+                    exc.message,
+                    (entry.seq,),
+                )
+            )
+            continue
+        parts = tuple(
+            SharePartLine(contribution, part.amount, part.exact)
+            for contribution, part in zip(contributions, result.parts, strict=True)
+            if shares.percent_for(contribution.supplier) > 0 and contribution.fraction > 0
+        )
+        lines.append(
+            ShareLine(
+                entry.seq, entry.author, body.lot, revenue, version.version, result.pool, parts
+            )
+        )
+    return lines, unpriced
+
+
+def _charges(
+    contract: Contract,
+    period: str,
+    book: ObligationBook,
+    last: date,
+) -> list[ChargeLine]:
+    billed: dict[tuple[str, str], int] = defaultdict(int)
+    for (cid, earlier), ref in book.settlements.items():
+        if cid == contract.contract_id and earlier < period:
+            for oid, kind, minor in ref.charges:
+                billed[(oid, kind)] += minor
+    lines: list[ChargeLine] = []
+    for obligation in book.of_contract(contract.contract_id):
+        if obligation.kind != "principal" or obligation.period >= period or obligation.closed:
+            continue
+        version = contract.version(obligation.version)
+        if version is None:
+            continue
+        terms = version.terms
+        invoice = obligation.invoice()
+        accrued = [
+            ("late_payment_interest", late_payment_interest(terms, invoice, last)),
+            ("fixed_compensation", fixed_compensation(terms, invoice, last)),
+        ]
+        for kind, line in accrued:
+            before = Money(billed[(obligation.id, kind)], line.amount.currency)
+            if line.amount == before:
+                continue
+            lines.append(
+                ChargeLine(
+                    obligation.id,
+                    kind,
+                    obligation.payer,
+                    obligation.payee,
+                    last,
+                    line,
+                    before,
+                    obligation.seqs(),
+                )
+            )
+    return lines
+
+
+def _obligations(
+    contract_id: str,
+    period: str,
+    version: ContractVersion,
+    issued_on: date,
+    owed: Mapping[tuple[str, str, str], Money],
+) -> list[ObligationEntry]:
+    """Net what each pair owes per kind into one obligation per pair and kind."""
+    terms: ContractTerms = version.terms
+    net: dict[tuple[str, str, str], int] = defaultdict(int)
+    for (kind, payer, payee), money in owed.items():
+        low, high = sorted((payer, payee))
+        net[(kind, low, high)] += money.minor if payer == low else -money.minor
+    result = []
+    due_on = payment_due_date(terms, issued_on)
+    for (kind, low, high), minor in sorted(net.items()):
+        if minor == 0:
+            continue
+        payer, payee = (low, high) if minor > 0 else (high, low)
+        amount = Money(abs(minor), terms.money_currency)
+        early = None
+        if kind == "principal" and terms.payment.early_payment is not None:
+            paid_at_once = Invoice(
+                "offer", amount, issued_on, due_on, (Payment(issued_on, amount),)
+            )
+            discount = early_payment_discount(terms, paid_at_once).amount
+            deadline = issued_on.toordinal() + terms.payment.early_payment.within_days
+            early = (date.fromordinal(deadline), amount + discount)
+        result.append(
+            ObligationEntry(
+                obligation_id(contract_id, period, payer, payee, charges=kind == "charges"),
+                kind,
+                payer,
+                payee,
+                amount,
+                issued_on,
+                due_on,
+                early,
+                version.version,
+            )
+        )
+    return result
+
+
+def settle(
+    contract_id: str,
+    period: str,
+    as_of_seq: int,
+    entries: Iterable[EntryLike],
+    provenance: ProvenanceSource,
+    *,
+    market_prices: MarketPrices | None = None,
+    issued_on: date | None = None,
+) -> SettlementStatement:
+    """The statement of ``contract_id`` for ``period`` from the records up to ``as_of_seq``.
+
+    ``entries`` may hold any records (later ones are ignored) in any order. ``market_prices``
+    are needed for market-priced products; ``issued_on`` defaults to the period's last day.
+
+    Raises ``SettlementInputError`` if the contract does not exist or has no version in force
+    in the period, if ``issued_on`` is before the period's end, or if a market price is
+    missing; ``RuleError`` if the terms cannot price a charge (a reference rate missing).
+    """
+    with paused_gc():
+        return _settle(
+            contract_id,
+            period,
+            as_of_seq,
+            entries,
+            provenance,
+            market_prices=market_prices,
+            issued_on=issued_on,
+        )
+
+
+def _settle(
+    contract_id: str,
+    period: str,
+    as_of_seq: int,
+    entries: Iterable[EntryLike],
+    provenance: ProvenanceSource,
+    *,
+    market_prices: MarketPrices | None,
+    issued_on: date | None,
+) -> SettlementStatement:
+    first, last = period_bounds(period)
+    issued = issued_on or last
+    if issued < last:
+        raise SettlementInputError(
+            f"a statement for {period} is issued on or after {last}, got {issued}"
+        )
+    visible = [entry for entry in as_entries(entries) if entry.seq <= as_of_seq]
+    by_seq = {entry.seq: entry for entry in visible}
+    contract = replay_contracts(
+        [e for e in visible if e.kind in CONTRACT_KINDS], by_seq.get, only=contract_id
+    ).get(contract_id)
+    if contract is None:
+        raise SettlementInputError(
+            f"no contract {contract_id} has been proposed in records up to seq {as_of_seq}"
+        )
+    version = contract.in_force_on(last) or contract.in_force_during(period)
+    if version is None:
+        raise SettlementInputError(
+            f"contract {contract_id} has no binding version in force during {period} "
+            f"(as of seq {as_of_seq})"
+        )
+
+    deliveries, unpriced, used = _deliveries(contract, visible, first, last, market_prices or {})
+    shares, unpriced_sales = _shares(contract, period, as_of_seq, visible, provenance)
+    book = ObligationBook({contract_id: frozenset(contract.parties())}).replay(
+        e for e in visible if e.kind in OBLIGATION_KINDS
+    )
+    charges = _charges(contract, period, book, last)
+
+    owed: dict[tuple[str, str, str], Money] = {}
+
+    def add(kind: str, payer: str, payee: str, money: Money) -> None:
+        key = (kind, payer, payee)
+        owed[key] = owed[key] + money if key in owed else money
+
+    for line in deliveries:
+        add("principal", line.payer, line.payee, line.net)
+    for share in shares:
+        for part in share.parts:
+            add("principal", share.seller, part.contribution.supplier, part.amount)
+    for charge in charges:
+        add("charges", charge.payer, charge.payee, charge.amount)
+
+    used_versions = {version.version}
+    used_versions.update(line.version for line in deliveries)
+    used_versions.update(share.version for share in shares)
+    refs = []
+    for number in sorted(used_versions):
+        v = contract.version(number)
+        assert v is not None
+        assert v.binding_seq is not None
+        refs.append(TermsRef(v.version, v.terms_hash, v.binding_seq))
+
+    return SettlementStatement(
+        contract_id=contract_id,
+        period=period,
+        as_of_seq=as_of_seq,
+        issued_on=issued,
+        currency=version.terms.currency,
+        terms=tuple(refs),
+        market_prices=tuple(used[key] for key in sorted(used)),
+        deliveries=tuple(deliveries),
+        unpriced=tuple(unpriced + unpriced_sales),
+        revenue_shares=tuple(shares),
+        charges=tuple(sorted(charges, key=lambda c: (c.obligation, c.kind))),
+        obligations=tuple(_obligations(contract_id, period, version, issued, owed)),
+    )
+
+
+# -- verification --------------------------------------------------------------------------
+
+
+def _first_difference(
+    expected: JSONValue, observed: JSONValue, path: str = ""
+) -> tuple[str, str, str]:
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        for key in sorted(expected.keys() | observed.keys()):
+            if key not in observed or key not in expected:
+                return (
+                    f"{path}.{key}".lstrip("."),
+                    canonical_bytes(expected.get(key)).decode(),
+                    canonical_bytes(observed.get(key)).decode(),
+                )
+            if canonical_bytes(expected[key]) != canonical_bytes(observed[key]):
+                return _first_difference(expected[key], observed[key], f"{path}.{key}")
+    if isinstance(expected, list) and isinstance(observed, list):
+        for index, (left, right) in enumerate(zip(expected, observed, strict=False)):
+            if canonical_bytes(left) != canonical_bytes(right):
+                return _first_difference(left, right, f"{path}[{index}]")
+        if len(expected) != len(observed):
+            return (f"{path}.length", str(len(expected)), str(len(observed)))
+    return (path.lstrip(".") or "statement", _short(expected), _short(observed))
+
+
+def _short(value: JSONValue) -> str:
+    text = canonical_bytes(value).decode()
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def verify_settlement(
+    recorded_body: JSONObject,
+    entries: Iterable[EntryLike],
+    provenance: ProvenanceSource,
+    *,
+    seq: int | None = None,
+) -> SettlementStatement:
+    """Re-settle a recorded ``settlement.statement`` body and require identical bytes.
+
+    The inputs (contract, period, ``as_of_seq``, ``issued_on``, market prices) are read from
+    the recorded body; everything else is recomputed from ``entries``. Returns the recomputed
+    statement. Raises ``MalformedContractStatementError`` for a body that is not a statement
+    and ``SettlementMismatchError`` (carrying ``seq``, the first differing path, the recorded
+    and the recomputed value) when the bytes differ.
+    """
+    body = parse_body(SettlementStatementBody, Kind.SETTLEMENT, recorded_body)
+    prices = {
+        (price.gtin, price.on): price.price
+        for price in body.market_prices
+        if isinstance(price, MarketPriceBody)
+    }
+    try:
+        statement = settle(
+            body.contract_id,
+            body.period,
+            body.as_of_seq,
+            entries,
+            provenance,
+            market_prices=prices,
+            issued_on=body.issued_on,
+        )
+    except ContractError as exc:
+        raise SettlementMismatchError(
+            f"the recorded statement for {body.contract_id} {body.period} cannot be "
+            f"recomputed: {exc.message}",
+            seq=seq,
+        ) from exc
+    if statement.canonical != canonical_bytes(recorded_body):
+        path, expected, observed = _first_difference(recorded_body, statement.to_json())
+        raise SettlementMismatchError(
+            f"re-settling {body.contract_id} {body.period} as of seq {body.as_of_seq} differs "
+            f"from the recorded statement at {path}",
+            seq=seq,
+            expected=expected,
+            observed=observed,
+        )
+    return statement
