@@ -31,6 +31,8 @@ from ledger.statement import Statement, Submission, prove_possession, sign_state
 ORIGIN = "bench.fairledger.example/log"
 SUPPLIERS = 20
 START = datetime(2026, 1, 1, tzinfo=UTC)
+#: When the benchmark appends: after every statement it issues (one per second from START).
+NOW = START + timedelta(days=365)
 
 
 def ed25519_rate(seconds: float = 1.0) -> float:
@@ -132,7 +134,7 @@ class _Builder:
 def _append_rate(builder: _Builder, statements: int, batch: int) -> float:
     """Statements/s appended in batches (pre-signed, so only the ledger's work is timed)."""
     batches = [builder.make(batch) for _ in range(max(1, statements // batch))]
-    now = START + timedelta(days=1)
+    now = NOW
     start = time.perf_counter()
     for submissions in batches:
         builder.ledger.append(submissions, now=now)
@@ -140,7 +142,7 @@ def _append_rate(builder: _Builder, statements: int, batch: int) -> float:
 
 
 def _fill(builder: _Builder, target: int, batch: int, echo: Callable[[str], None] | None) -> None:
-    now = START + timedelta(days=1)
+    now = NOW
     last = time.perf_counter()
     while builder.ledger.size < target:
         n = min(batch * 50, target - builder.ledger.size)
