@@ -1,12 +1,19 @@
 """The traceability domain layer: GS1 identifiers, CBV 2.0 vocabularies and EPCIS 2.0 events.
 
-Pure code, no database and no I/O: the storage and projection layers build on it.
+Pure code, no database and no I/O, except ``service``, which sits on top: the trace
+projection and its queries (``ledger.storage.trace``) build on the pure modules.
 
 * ``identifiers``: GTIN, GLN, SSCC, EPC URIs, GS1 Digital Link; the one normal form.
 * ``cbv``: CBV 2.0 bizSteps, dispositions and the other vocabularies.
 * ``epcis``: validated EPCIS 2.0 events, the ledger form and the EPCIS form.
 * ``facts``: ``EventFacts``, what the ledger needs from an event (custody, lots, parties...).
 * ``documents``: import and export of EPCIS documents, exact JSON reading and writing.
+* ``rules``: the ``trace.event`` body, who may record what, rejections (``TRACE_VALIDATORS``).
+* ``units``: exact quantity arithmetic and unit dimensions.
+* ``provenance``: trace back / recall result types and contribution shares.
+* ``builders``: ledger-form events for the common steps (harvest, ship, receive...).
+* ``exports``, ``fsma``: EPCIS 2.0 documents and the FDA FSMA 204 spreadsheet.
+* ``service``: ``open_trace_ledger`` and the questions a ledger answers (I/O).
 """
 
 from __future__ import annotations
