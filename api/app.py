@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import wiring
 from api.auth import NonceCache
 from api.problems import PayloadTooLargeError, error_response, install_problem_handlers
-from api.routes import export, participants, proofs, records, statements
+from api.routes import cosignatures, export, participants, proofs, records, statements
 from api.routes import ledger as ledger_routes
 from api.routes.deps import ApiSettings, get_now
 from api.schemas import BatchCreate, Problem, SubmissionCreate
@@ -101,7 +102,7 @@ def open_ledger(settings: Settings) -> Ledger:
     ``LedgerNotInitializedError`` if there is no ledger yet.
     """
     key = load_private_key(settings.key_path("operator"), settings.passphrase_bytes)
-    return Ledger.open(settings.url, operator_key=key)
+    return wiring.open_ledger(settings.url, operator_key=key)
 
 
 def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
@@ -133,6 +134,6 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.state.nonces = NonceCache(api_settings.replay_cache_size)
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
-    for module in (ledger_routes, statements, records, proofs, participants, export):
+    for module in (ledger_routes, statements, records, proofs, participants, export, cosignatures):
         app.include_router(module.router)
     return app

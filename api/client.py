@@ -23,7 +23,11 @@ Example (a supplier records a delivery)::
 
 from __future__ import annotations
 
+import json
+import queue
+import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,7 +40,7 @@ import httpx
 from api.auth import RequestSigner
 from api.schemas import ParticipantList, ParticipantPublic
 from ledger import merkle
-from ledger.canonical import JSONObject, JSONValue, parse_json
+from ledger.canonical import JSONObject, JSONValue, canonical_bytes, parse_json
 from ledger.errors import (
     CanonicalizationError,
     InclusionProofError,
@@ -45,19 +49,30 @@ from ledger.errors import (
 )
 from ledger.keys import PrivateKey, PublicKey, load_private_key
 from ledger.log import MAX_BATCH
-from ledger.note import Ed25519Verifier, SignedCheckpoint, open_checkpoint
+from ledger.note import (
+    Checkpoint,
+    CosignatureVerifier,
+    Ed25519Verifier,
+    SignedCheckpoint,
+    open_checkpoint,
+    parse_note,
+    verify_cosignatures,
+)
 from ledger.receipt import Receipt
 from ledger.state import Kind
 from ledger.statement import Record, Statement, Submission, prove_possession, sign_statement
+from ledger.verify import RecordSource
 
 __all__ = [
     "ApiError",
     "Author",
+    "CosignatureReceipt",
     "FairLedgerClient",
     "LedgerInfo",
     "RecordPage",
     "RequestSigner",
     "registration_body",
+    "split_record_page",
 ]
 
 Clock = Callable[[], datetime]
@@ -254,6 +269,18 @@ class RecordPage:
     next: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class CosignatureReceipt:
+    """The server's answer to a cosignature: the checkpoint size, the witnesses whose
+    cosignatures it now holds (``stored`` now, ``already_stored`` before), and the checkpoint
+    with every cosignature it holds."""
+
+    size: int
+    stored: list[str]
+    already_stored: list[str]
+    checkpoint: str
+
+
 def _string(value: JSONValue, name: str) -> str:
     if not isinstance(value, str):
         raise MalformedError(f"server sent a non-string {name}")
@@ -331,8 +358,9 @@ class FairLedgerClient:
         body: bytes | None = None,
         signer: RequestSigner | None = None,
         stream: bool = False,
+        content_type: str = "application/json",
     ) -> httpx.Response:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"Content-Type": content_type} if body is not None else {}
         request = self._http.build_request(
             method, path, params=params, content=body, headers=headers
         )
@@ -390,9 +418,52 @@ class FairLedgerClient:
             self._verifier = Ed25519Verifier.from_vkey(self.ledger_info().vkey)
         return self._verifier
 
-    def checkpoint(self) -> SignedCheckpoint:
-        """The latest checkpoint, its operator signature verified."""
-        return open_checkpoint(self._send("GET", "/v1/checkpoint").text, self.verifier)
+    def checkpoint_text(self) -> str:
+        """``GET /v1/checkpoint`` as served (a signed note with its cosignatures), unchecked."""
+        return self._send("GET", "/v1/checkpoint").text
+
+    def checkpoint(
+        self, *, require_witnesses: Sequence[str] = (), k: int | None = None
+    ) -> SignedCheckpoint:
+        """The latest checkpoint, its operator signature verified.
+
+        With ``require_witnesses`` (cosignature/v1 vkeys of witnesses you trust), at least
+        ``k`` of them (default: all) must have validly cosigned it: raises
+        ``CheckpointError`` if fewer did and ``SignatureError`` if a cosignature by one of
+        them does not verify; ``MalformedKeyError`` for a vkey that is not a witness key.
+        """
+        signed = open_checkpoint(self.checkpoint_text(), self.verifier)
+        if require_witnesses:
+            witnesses = [CosignatureVerifier.from_vkey(v) for v in require_witnesses]
+            required = len(witnesses) if k is None else k
+            if not 0 <= required <= len(witnesses):
+                raise ValueError(f"k must be in 0..{len(witnesses)}, got {required}")
+            verify_cosignatures(signed, witnesses, required=required)
+        elif k:
+            raise ValueError("k witnesses required but no witness keys given")
+        return signed
+
+    def submit_cosignature(self, cosigned: str, *, size: int | None = None) -> CosignatureReceipt:
+        """``POST /v1/checkpoint/cosignatures``: a cosigned checkpoint note (the checkpoint
+        as the ledger signed it plus cosignature lines), or bare cosignature lines with the
+        ``size`` of the checkpoint they sign. Raises ``ApiError`` if the server refuses."""
+        params: dict[str, int | str] | None = None if size is None else {"size": size}
+        data = self._json(
+            "POST",
+            "/v1/checkpoint/cosignatures",
+            params=params,
+            body=cosigned.encode("utf-8"),
+            content_type="text/plain; charset=utf-8",
+        )
+        stored, already = data.get("stored"), data.get("already_stored")
+        if not isinstance(stored, list) or not isinstance(already, list):
+            raise MalformedError("server sent a cosignature answer without witness lists")
+        return CosignatureReceipt(
+            size=_integer(data.get("size"), "size"),
+            stored=[_string(n, "witness") for n in stored],
+            already_stored=[_string(n, "witness") for n in already],
+            checkpoint=_string(data.get("checkpoint"), "checkpoint"),
+        )
 
     # -- appending -------------------------------------------------------------------------
 
@@ -449,6 +520,12 @@ class FairLedgerClient:
         """Record ``seq``, checked against the entry hash served with it."""
         return _record(self._json("GET", f"/v1/records/{seq}"), seq)
 
+    def served_entry_hash(self, seq: int) -> bytes:
+        """The leaf hash of the record bytes the server serves at ``seq``, whatever seq or
+        entry hash it claims for them (for evidence: what the ledger holds there)."""
+        data = self._json("GET", f"/v1/records/{seq}")
+        return Record.from_json(data.get("record")).entry_hash
+
     def records(self, start: int = 0, limit: int = 100) -> RecordPage:
         """One page of records from ``start``; ``next`` is the following page's start."""
         data = self._json("GET", "/v1/records", params={"start": start, "limit": limit})
@@ -466,6 +543,55 @@ class FairLedgerClient:
             found = self.records(cursor, page)
             yield from found.records
             cursor = found.next
+
+    def record_pages(self, start: int, end: int, *, page: int = 1000) -> Iterator[list[RawRecord]]:
+        """Records ``start..end-1`` as served, a page per request, each as
+        ``(seq, leaf bytes, entry hash)`` exactly as sent (``split_record_page``): nothing is
+        checked here, so an auditor sees what the server said. Stops early if the server
+        has no more records."""
+        cursor = start
+        while cursor < end:
+            body = self._send(
+                "GET", "/v1/records", params={"start": cursor, "limit": min(page, end - cursor)}
+            ).content
+            items, _following = split_record_page(body)
+            items = [item for item in items if item[0] < end]
+            if not items:
+                return
+            yield items
+            # A server that sends seqs out of order still moves the cursor forward.
+            cursor = max(cursor + len(items), items[-1][0] + 1)
+
+    def audit_source(self, start: int, checkpoint: str, *, prefetch: bool = False) -> RecordSource:
+        """A ``ledger.verify`` source over this server: records ``start`` up to the size of
+        ``checkpoint`` (a note as served, checked by the audit), and consistency proofs.
+
+        With ``prefetch``, a background thread fetches the next pages while the audit checks
+        the current one (use it with a network client, not one bound to an event loop in
+        this thread). ``close()`` the source when done."""
+        try:
+            size = Checkpoint.from_body(parse_note(checkpoint).body).size
+        except LedgerError as exc:
+            raise MalformedError(f"server sent a checkpoint that does not parse: {exc}") from exc
+        pages: Iterator[list[RawRecord]] = self.record_pages(start, size)
+        stop = threading.Event()
+        if prefetch:
+            pages = _prefetched(pages, stop)
+
+        def chunks() -> Iterator[list[tuple[int, bytes, bytes | None, bool]]]:
+            for items in pages:
+                yield [(seq, leaf, entry, False) for seq, leaf, entry in items]
+
+        return RecordSource(
+            None,
+            size,
+            chunks(),
+            {size: checkpoint},
+            start=start,
+            consistency_proof=self.consistency_proof,
+            close=stop.set,
+            description=str(self._http.base_url),
+        )
 
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
         data = self._json("GET", "/v1/proofs/inclusion", params={"seq": seq, "size": size})
@@ -527,6 +653,123 @@ class FairLedgerClient:
         finally:
             response.close()
         return written
+
+
+RawRecord = tuple[int, bytes, bytes]
+
+_PAGE_HEAD = re.compile(rb'\{"next":(null|[0-9]+),"records":\[')
+_ITEM_HEAD = re.compile(rb'\{"entry_hash":"([0-9a-f]{64})","record":')
+_ITEM_TAIL = re.compile(rb',"seq":([0-9]+)\}')
+_NEXT_ITEM = b',{"entry_hash":"'
+#: Finds where a record object ends when the quick cut does not fit (see ``_split_fast``).
+_SCANNER = json.JSONDecoder()
+
+
+def _prefetched(
+    pages: Iterator[list[RawRecord]], stop: threading.Event
+) -> Iterator[list[RawRecord]]:
+    """``pages``, fetched up to two ahead by a daemon thread; its errors are raised here, in
+    order. Setting ``stop`` ends the thread at its next page."""
+    ready: queue.Queue[list[RawRecord] | BaseException | None] = queue.Queue(maxsize=2)
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        ready.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, not swallowed
+            ready.put(exc)
+
+    threading.Thread(target=fetch, name="fairledger-prefetch", daemon=True).start()
+    while True:
+        item = ready.get()
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def split_record_page(body: bytes) -> tuple[list[RawRecord], int | None]:
+    """Split a ``GET /v1/records`` page into ``(seq, leaf bytes, entry hash)`` items and the
+    next page's start, keeping each record's bytes exactly as the server sent them.
+
+    Pages in the server's own layout are cut without re-encoding; anything else is parsed
+    strictly and each record canonicalised. Raises ``MalformedError`` for a page that is not
+    a record page. Nothing is verified here: the audit checks every leaf and hash.
+    """
+    head = _PAGE_HEAD.match(body)
+    if head is not None and body.endswith(b"]}"):
+        try:
+            following = head.group(1)
+            return _split_fast(body, head.end()), (None if following == b"null" else int(following))
+        except (ValueError, RecursionError):
+            pass  # not in the expected layout: take the careful path
+    try:
+        value = parse_json(body)
+    except CanonicalizationError as exc:
+        raise MalformedError(f"server sent an invalid record page: {exc.message}") from exc
+    page = _object(value, "a record page")
+    items = page.get("records")
+    if not isinstance(items, list):
+        raise MalformedError("server sent a record page without records")
+    out: list[RawRecord] = []
+    for item in items:
+        entry = _object(item, "a record")
+        try:
+            leaf = canonical_bytes(entry.get("record"))
+            digest = bytes.fromhex(_string(entry.get("entry_hash"), "entry_hash"))
+        except (LedgerError, ValueError) as exc:
+            raise MalformedError(f"server sent a malformed record: {exc}") from exc
+        out.append((_integer(entry.get("seq"), "seq"), leaf, digest))
+    following = page.get("next")
+    return out, None if following is None else _integer(following, "next")
+
+
+def _split_fast(body: bytes, pos: int) -> list[RawRecord]:
+    """Items ``{"entry_hash":"<hex>","record":<leaf>,"seq":<n>}``, comma-separated, then
+    ``]}``. Each leaf is first cut where the next item begins; the cut is kept only if the
+    leaf hashes to the entry hash sent with it (a statement body may contain the separator
+    text, and a dishonest server may send any hash), otherwise the leaf's end is found by
+    scanning its JSON."""
+    out: list[RawRecord] = []
+    last = len(body) - 2  # where "]}" starts
+    if pos == last:
+        return out
+    while True:
+        head = _ITEM_HEAD.match(body, pos)
+        if head is None:
+            raise ValueError("not a record line")
+        start = head.end()
+        entry = bytes.fromhex(head.group(1).decode("ascii"))
+        cut = body.find(_NEXT_ITEM, start)
+        stop = last if cut < 0 else cut
+        mark = body.rfind(b',"seq":', start, stop)
+        tail = _ITEM_TAIL.fullmatch(body, mark, stop) if mark >= 0 else None
+        if tail is not None and merkle.leaf_hash(body[start:mark]) == entry:
+            leaf = body[start:mark]
+        else:
+            text = body[start:].decode("utf-8")
+            _value, end = _SCANNER.raw_decode(text)
+            leaf = text[:end].encode("utf-8")
+            tail = _ITEM_TAIL.match(body, start + len(leaf))
+            if tail is None:
+                raise ValueError("not a record line")
+            stop = tail.end()
+        out.append((int(tail.group(1)), leaf, entry))
+        pos = stop
+        if pos == last:
+            return out
+        if body[pos : pos + 1] != b",":
+            raise ValueError("not a record page")
+        pos += 1
 
 
 def _submission_bytes(submission: Submission) -> bytes:

@@ -85,6 +85,11 @@ PROBLEMS: dict[str, ProblemSpec] = {
     "request-key-unknown": ProblemSpec(401, "Request signed with an unknown key"),
     "request-key-not-active": ProblemSpec(401, "Request signed with a retired key"),
     "forbidden": ProblemSpec(403, "Role not allowed"),
+    # witness cosignatures (POST /v1/checkpoint/cosignatures)
+    "unknown-witness": ProblemSpec(403, "Witness not trusted by this ledger"),
+    "cosignature-invalid": ProblemSpec(422, "Cosignature does not verify"),
+    "checkpoint-unknown": ProblemSpec(422, "Not a checkpoint this ledger signed"),
+    "cosignature-conflict": ProblemSpec(409, "Witness already cosigned this checkpoint"),
     # server side
     "busy": ProblemSpec(503, "Server busy", "the server is busy; retry shortly"),
     "verification-failed": ProblemSpec(
@@ -384,6 +389,24 @@ _EXAMPLE_DETAILS: dict[str, tuple[str, dict[str, object]]] = {
     "request-signature-replayed": ("nonce already used with this key", {}),
     "request-key-not-active": ("key 3f0c1d2e4a5b6c7d… was revoked at seq 7", {}),
     "forbidden": ("farm-a (roles supplier) may not read this; it needs: auditor, operator", {}),
+    "unknown-witness": (
+        "no cosignature by a witness this ledger trusts: witness.example+1a2b3c4d "
+        "(trusted: witness.example.org+5e6f7a8b)",
+        {},
+    ),
+    "cosignature-invalid": (
+        "cosignature by witness witness.example.org+5e6f7a8b does not verify over this checkpoint",
+        {},
+    ),
+    "checkpoint-unknown": (
+        "the ledger signed another checkpoint at size 13",
+        {"seq": 12, "expected": "3q2+7w==…", "observed": "AAAAAA==…"},
+    ),
+    "cosignature-conflict": (
+        "witness witness.example.org+5e6f7a8b already cosigned the checkpoint of size 13 "
+        "with another line",
+        {},
+    ),
 }
 
 

@@ -23,27 +23,43 @@ What is checked, record by record, and where each failure is reported:
 Records stream in chunks: this process parses them in order, learning keys as they are
 registered, while two worker processes check the Ed25519 signatures (bytes in, booleans out);
 each chunk is then judged in order. Threads would not do: every ``verify`` call releases the
-GIL and must win it back from the parsing thread, which starves the checkers. The sequential
+GIL and must win it back from the parsing thread, which starves the checkers. Audits too
+small to repay starting workers (incremental ones, typically) check each chunk's signatures in
+two threads *between* parses instead, when nothing else runs to starve them. The sequential
 state holds O(log n) tree hashes and the key table, so memory does not grow with the ledger
 apart from one 64-bit digest per (author, nonce) for the replay check.
+
+Incremental audits (``audit_incremental``) resume from an ``AuditorState``
+(``ledger.auditor_state``): the last verified checkpoint, the tree's peaks, the last entry
+hash, the participants and keys, and the replay digests. Only the records after it are read;
+the tree is grown from the saved peaks, so its root at the new checkpoint's size is checked
+against what the operator signed, and the source's consistency proof from the saved checkpoint
+to the new one must verify too (RFC 9162 §2.1.4.2). A smaller new checkpoint (a rollback), a
+different root at the same size, or a failed proof is a ``ForkError`` carrying both signed
+notes, and the audit returns an evidence document (``ledger.evidence``) holding both notes and
+the failed proof.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger import merkle
-from ledger.canonical import canonical_bytes, parse_json
+from ledger.auditor_state import AuditorState, NonceSet, nonce_digest
+from ledger.canonical import JSONObject, canonical_bytes, parse_json
 from ledger.errors import (
     ChainLinkError,
     CheckpointError,
+    ConsistencyProofError,
     ForkError,
+    InclusionProofError,
     LedgerError,
     LedgerNotInitializedError,
     MalformedError,
@@ -52,9 +68,18 @@ from ledger.errors import (
     StorageError,
     VerificationError,
 )
+from ledger.evidence import build_evidence, finding_json
 from ledger.export import CHECKPOINT_PREFIX, RECORD_PREFIX, read_header
 from ledger.keys import PublicKey
-from ledger.note import Ed25519Verifier, open_checkpoint, vkey_from_text
+from ledger.note import (
+    Checkpoint,
+    Ed25519Verifier,
+    SignedCheckpoint,
+    open_checkpoint,
+    parse_note,
+    vkey_from_text,
+)
+from ledger.receipt import Receipt
 from ledger.state import STATE_KINDS, BodyValidator, Kind, LedgerState, judge
 from ledger.statement import ZERO_HASH, Record, Statement, parse_timestamp
 from ledger.storage.engine import create_ledger_engine, is_migrated
@@ -63,6 +88,8 @@ from ledger.storage.store import SqlStore
 CHUNK = 2000
 #: Below this many records, checking signatures in-process beats starting workers.
 PARALLEL_THRESHOLD = 20_000
+#: In-process chunks with at least this many signatures are checked by two threads.
+_THREAD_SPLIT = 64
 #: Chunks parsed ahead of the one being judged.
 _INFLIGHT = 3
 MAX_FINDINGS = 1000
@@ -82,6 +109,12 @@ class AuditReport:
     latest_checkpoint: str | None = None
     findings: list[VerificationError] = field(default_factory=list)
     truncated: bool = False
+    #: Records before ``start`` were verified by an earlier run (incremental audits).
+    start: int = 0
+    #: The checkpoint an incremental audit resumed from.
+    verified_checkpoint: str | None = None
+    #: Remarks that are not findings (e.g. why a saved state was not advanced).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -92,21 +125,15 @@ class AuditReport:
             "ok": self.ok,
             "origin": self.origin,
             "size": self.size,
+            "start": self.start,
             "records_checked": self.records_checked,
             "checkpoints_checked": self.checkpoints_checked,
             "root": self.root.hex(),
-            "findings": [
-                {
-                    "type": f.code,
-                    "seq": f.seq,
-                    "message": f.message,
-                    "expected": f.expected,
-                    "observed": f.observed,
-                    **({"checkpoints": list(f.checkpoints)} if isinstance(f, ForkError) else {}),
-                }
-                for f in self.findings
-            ],
+            "latest_checkpoint": self.latest_checkpoint,
+            "verified_checkpoint": self.verified_checkpoint,
+            "findings": [finding_json(f) for f in self.findings],
             "findings_truncated": self.truncated,
+            "notes": list(self.notes),
         }
 
 
@@ -209,16 +236,36 @@ def _split_export_line(line: bytes) -> tuple[int, bytes, bytes]:
 
 
 @dataclass
-class _Source:
+class RecordSource:
+    """Where an audit reads a ledger from (a database, an export file, a server).
+
+    ``chunks`` yields records ``start..size-1`` in order, as lists of
+    ``(position, payload, stored entry hash or None, is_line)``: ``payload`` is the leaf bytes,
+    or, when ``is_line``, an export record line (``ledger.export``) whose own ``seq`` replaces
+    ``position``. ``checkpoints`` maps tree sizes to signed notes as the source presents them;
+    it may grow while the chunks are read, but a checkpoint must be present before the record
+    that completes its tree is consumed. Nothing a source says is trusted: ``origin_vkey`` is
+    only what it claims. ``consistency_proof(old, new)`` asks the source for an RFC 9162 proof
+    (its errors become findings); ``nodes_between`` returns its stored tree nodes completed by
+    leaves ``[start, end)``, to check them too. ``close`` releases what the source holds.
+    """
+
     origin_vkey: str | None
     size: int
     chunks: Iterator[list[tuple[int, bytes, bytes | None, bool]]]
     checkpoints: dict[int, str]  # filled as the source is read
     #: Stored tree nodes completed by leaves [start, end): {(level, idx): hash}.
     nodes_between: Callable[[int, int], dict[tuple[int, int], bytes]] | None = None
+    start: int = 0
+    consistency_proof: Callable[[int, int], Sequence[bytes]] | None = None
+    close: Callable[[], None] = field(default=lambda: None)
+    description: str = ""
 
 
-def _database_source(store: SqlStore) -> _Source:
+_Source = RecordSource
+
+
+def _database_source(store: SqlStore, start: int = 0) -> RecordSource:
     with store.read() as tx:
         size = tx.size()
         checkpoints = {s: note for s, _root, note in tx.checkpoints()}
@@ -226,7 +273,7 @@ def _database_source(store: SqlStore) -> _Source:
     def chunks() -> Iterator[list[tuple[int, bytes, bytes | None, bool]]]:
         # The audit covers the snapshot taken above: records appended while it runs are
         # left for the next audit, so a live ledger never looks longer than its checkpoints.
-        seq = 0
+        seq = start
         while seq < size:
             with store.read() as tx:
                 rows = [r for r in tx.records(seq, min(CHUNK, size - seq)) if r.seq < size]
@@ -235,14 +282,37 @@ def _database_source(store: SqlStore) -> _Source:
             yield [(r.seq, r.leaf, r.entry_hash, False) for r in rows]
             seq = rows[-1].seq + 1
 
-    def nodes_between(start: int, end: int) -> dict[tuple[int, int], bytes]:
+    def nodes_between(first: int, end: int) -> dict[tuple[int, int], bytes]:
         with store.read() as tx:
-            return tx.nodes_completed_between(start, end)
+            return tx.nodes_completed_between(first, end)
 
-    return _Source(None, size, chunks(), checkpoints, nodes_between)
+    def consistency_proof(old: int, new: int) -> list[bytes]:
+        with store.read() as tx:
+            return merkle.consistency_proof(old, new, tx.nodes)
+
+    return RecordSource(
+        None,
+        size,
+        chunks(),
+        checkpoints,
+        nodes_between,
+        start=start,
+        consistency_proof=consistency_proof,
+        description=store.engine.url.render_as_string(hide_password=True),
+    )
 
 
-def _export_source(path: Path) -> tuple[_Source, Callable[[], None]]:
+def _claimed_seq(line: bytes) -> int | None:
+    """The ``seq`` an export record line ends with (``...,"seq":N}``), or None."""
+    tail = line.rstrip(b"\r\n")
+    cut = tail.rfind(b',"seq":')
+    digits = tail[cut + 7 : -1]
+    if cut < 0 or not tail.endswith(b"}") or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+def _export_source(path: Path, start: int = 0) -> tuple[RecordSource, Callable[[], None]]:
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -267,6 +337,11 @@ def _export_source(path: Path) -> tuple[_Source, Callable[[], None]]:
                 continue
             if not line.startswith(RECORD_PREFIX):
                 raise MalformedError(f"unexpected line {position + 2} in the export")
+            if start:
+                claimed = _claimed_seq(line)
+                if claimed is not None and claimed < start:
+                    position += 1  # verified by an earlier run
+                    continue
             # A full chunk is released only when the next record line arrives, so the
             # checkpoint lines that follow its last record are known before it is consumed.
             if len(chunk) >= CHUNK:
@@ -277,7 +352,16 @@ def _export_source(path: Path) -> tuple[_Source, Callable[[], None]]:
         if chunk:
             yield chunk
 
-    return _Source(str(header["vkey"]), size, chunks(), checkpoints), handle.close
+    source = RecordSource(
+        str(header["vkey"]),
+        size,
+        chunks(),
+        checkpoints,
+        start=start,
+        close=handle.close,
+        description=str(path),
+    )
+    return source, handle.close
 
 
 # -- the sequential engine --------------------------------------------------------------------
@@ -290,6 +374,9 @@ class _Auditor:
         operator_vkey: str | None,
         validators: dict[str, BodyValidator] | None,
         stop_at_first: bool,
+        *,
+        resume: AuditorState | None = None,
+        nonce_salt: bytes | None = None,
     ) -> None:
         self.report = report
         self.trusted_vkey = operator_vkey
@@ -300,9 +387,25 @@ class _Auditor:
         self.expected_seq = 0
         self.prev_hash = ZERO_HASH
         self.last_recorded_at = ""
-        self.nonces: set[int] = set()
+        #: Replay digests: salted and persistable for incremental audits, else Python's
+        #: per-process randomised ``hash`` (nobody can craft collisions for either).
+        self.salt = nonce_salt
+        self.nonces: set[int] | NonceSet = set() if nonce_salt is None else NonceSet(nonce_salt)
         self.verifier: Ed25519Verifier | None = None
         self.roots: dict[int, bytes] = {}
+        if resume is not None:
+            self.state = resume.ledger_state.copy()
+            self.state.size = resume.size
+            self.tree = merkle.CompactRange(resume.size, resume.peaks)
+            self.expected_seq = resume.size
+            self.prev_hash = resume.last_entry_hash.hex()
+            self.last_recorded_at = resume.last_recorded_at
+            self.salt = resume.nonces.salt
+            self.nonces = NonceSet(resume.nonces.salt, resume.nonces.prior)
+            self.verifier = resume.verifier
+            self.trusted_vkey = resume.vkey
+            self.roots[resume.size] = resume.root
+            report.origin = self.verifier.name
         #: Sizes of the signed checkpoints whose roots must be captured; the source may add
         #: to it while streaming, but always before the records it covers are consumed.
         self.wanted_roots: dict[int, str] = {}
@@ -382,7 +485,11 @@ class _Auditor:
                 )
             )
         statement = record.statement
-        nonce = hash((statement.author, statement.nonce))
+        nonce = (
+            hash((statement.author, statement.nonce))
+            if self.salt is None
+            else nonce_digest(self.salt, statement.author, statement.nonce)
+        )
         if nonce in self.nonces:
             self.find(
                 RecordRuleError(
@@ -484,8 +591,10 @@ def _run(
     """Parse chunks in order here while worker processes check their signatures; judge each
     chunk, in order, once its signatures are back. At most ``_INFLIGHT`` chunks are held."""
     auditor.wanted_roots = source.checkpoints
-    use_pool = parallel if parallel is not None else source.size >= PARALLEL_THRESHOLD
-    pubkeys: dict[str, PublicKey] = {}
+    total = max(source.size - source.start, 0)
+    use_pool = parallel if parallel is not None else total >= PARALLEL_THRESHOLD
+    # Keys known from a resumed state; keys registered in the records are learnt as parsed.
+    pubkeys: dict[str, PublicKey] = {k: i.public_key for k, i in auditor.state.keys.items()}
     done = 0
     inflight: deque[tuple[list[_Parsed], list[Future[list[bool]]], list[int]]] = deque()
     context = multiprocessing.get_context("spawn")
@@ -510,17 +619,39 @@ def _run(
                     pool.submit(_verify_signatures, jobs[:half]),
                     pool.submit(_verify_signatures, jobs[half:]),
                 ]
+            elif len(jobs) >= _THREAD_SPLIT:
+                # Too few records to repay starting workers: a helper thread checks half of
+                # the chunk while this one checks the other half. cryptography releases the
+                # GIL in each verification and nothing else runs meanwhile, so neither thread
+                # starves (unlike a helper competing with the parser, see above).
+                half = len(jobs) // 2
+                other = _helper().submit(_verify_signatures, jobs[half:])
+                mine = _verify_signatures(jobs[:half])
+                futures = [_done(mine), other]
             else:
                 futures = [_done(_verify_signatures(jobs))]
             inflight.append((parsed, futures, to_check))
             if len(inflight) >= _INFLIGHT:
                 done += _consume(source, auditor, *inflight.popleft())
                 if progress is not None:
-                    progress(done, source.size)
+                    progress(done, total)
         while inflight:
             done += _consume(source, auditor, *inflight.popleft())
             if progress is not None:
-                progress(done, source.size)
+                progress(done, total)
+
+
+_helper_pool: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
+
+
+def _helper() -> ThreadPoolExecutor:
+    """The one helper thread for in-process signature checks, started on first use."""
+    global _helper_pool
+    with _helper_lock:
+        if _helper_pool is None:
+            _helper_pool = ThreadPoolExecutor(1, thread_name_prefix="fairledger-audit")
+        return _helper_pool
 
 
 def _done(value: list[bool]) -> Future[list[bool]]:
@@ -555,6 +686,8 @@ def _check_checkpoints(source: _Source, auditor: _Auditor) -> None:
     matching: list[tuple[int, str]] = []
     mismatching: list[tuple[int, str, bytes, bytes | None]] = []
     for size in sorted(source.checkpoints):
+        if source.start and size <= source.start:
+            continue  # at or before the resumed-from checkpoint: see _compare_with_saved
         note = source.checkpoints[size]
         try:
             signed = open_checkpoint(note, verifier)
@@ -759,10 +892,610 @@ def verify_consistent_checkpoints(
         ) from exc
 
 
+# -- incremental audits ------------------------------------------------------------------------
+
+
+def open_database_source(url: str | SqlStore, *, start: int = 0) -> RecordSource:
+    """A source over the ledger in a database, from record ``start`` on, as of one snapshot.
+    ``close()`` it when done. Raises ``LedgerNotInitializedError`` if there is no ledger."""
+    store = url if isinstance(url, SqlStore) else SqlStore(create_ledger_engine(url))
+    try:
+        if not is_migrated(store.engine):
+            raise LedgerNotInitializedError(f"no ledger in {store.engine.url!r}")
+        source = _database_source(store, start)
+    except BaseException:
+        if not isinstance(url, SqlStore):
+            store.dispose()
+        raise
+    if not isinstance(url, SqlStore):
+        source.close = store.dispose
+    return source
+
+
+def open_export_source(path: Path, *, start: int = 0) -> RecordSource:
+    """A source over an export file (``ledger.export``), from record ``start`` on (earlier
+    record lines are skipped unparsed). ``close()`` it when done. Raises ``StorageError`` if
+    the file cannot be read and ``MalformedError`` if it is not an export."""
+    source, _close = _export_source(path, start)
+    return source
+
+
+@dataclass
+class IncrementalAudit:
+    """The outcome of ``audit_incremental``: the report; the state to save for the next run
+    (None unless everything held and a signed checkpoint covers exactly the records
+    verified); evidence for an evidence file whenever something failed."""
+
+    report: AuditReport
+    state: AuditorState | None
+    evidence: JSONObject | None
+
+
+def audit_incremental(
+    source: RecordSource,
+    *,
+    operator_vkey: str | None,
+    state: AuditorState | None,
+    nonce_salt: bytes,
+    validators: dict[str, BodyValidator] | None = None,
+    parallel: bool | None = None,
+    progress: Progress | None = None,
+) -> IncrementalAudit:
+    """Audit ``source`` from ``state`` on (from genesis when ``state`` is None).
+
+    Checks every new record as ``audit_database`` does, the new tree grown from the saved
+    peaks against every new signed checkpoint, and the source's consistency proof from the
+    saved checkpoint to its latest one. ``source.start`` must be ``state.size`` (0 without a
+    state). ``nonce_salt`` (random, from the caller) keys the replay digests of a new state.
+    Never raises on bad data: findings are in the report, evidence in the result. Raises
+    ``MalformedKeyError`` for a malformed ``operator_vkey`` and ``ValueError`` when the
+    source, the state and the trusted vkey do not belong together (a caller bug).
+    """
+    start = state.size if state is not None else 0
+    if source.start != start:
+        raise ValueError(f"the source starts at {source.start}, the state at {start}")
+    if operator_vkey is not None:
+        vkey_from_text(operator_vkey)
+        if state is not None and state.vkey != operator_vkey:
+            raise ValueError("the state belongs to another operator key")
+    report = AuditReport(size=source.size, start=start)
+    auditor = _Auditor(
+        report, operator_vkey, validators, False, resume=state, nonce_salt=nonce_salt
+    )
+    if state is not None:
+        report.verified_checkpoint = state.checkpoint
+    _run(source, auditor, parallel, progress)
+    report.records_checked = auditor.expected_seq - start
+    if source.size >= start and auditor.expected_seq != source.size:
+        auditor.find(
+            ChainLinkError(
+                "the log ends early",
+                seq=auditor.expected_seq,
+                expected=str(source.size),
+                observed=str(auditor.expected_seq),
+            )
+        )
+    report.size = auditor.expected_seq if source.size >= start else source.size
+    report.root = auditor.tree.root()
+    _check_checkpoints(source, auditor)
+    evidence = _compare_with_saved(source, auditor, state)
+    if evidence is None and report.findings:
+        evidence = _findings_evidence(source, auditor, state)
+    return IncrementalAudit(report, _next_state(source, auditor, state), evidence)
+
+
+def _latest_signed(
+    source: RecordSource, verifier: Ed25519Verifier
+) -> tuple[SignedCheckpoint | None, str | None]:
+    """The largest checkpoint of the source that the operator signed, and the largest note
+    the source presents (signed or not)."""
+    presented = None
+    for size in sorted(source.checkpoints, reverse=True):
+        note = source.checkpoints[size]
+        presented = presented or note
+        try:
+            signed = open_checkpoint(note, verifier)
+        except LedgerError:
+            continue
+        if signed.checkpoint.size == size:
+            return signed, presented
+    return None, presented
+
+
+def _compare_with_saved(
+    source: RecordSource, auditor: _Auditor, state: AuditorState | None
+) -> JSONObject | None:
+    """DESIGN §7: demand that the source's latest checkpoint extends the saved one. Returns
+    evidence when it does not (rollback, fork, failed or refused consistency proof)."""
+    if state is None:
+        return None
+    verifier = state.verifier
+    old_size, old_note, old_root = state.size, state.checkpoint, state.root
+    same_size = source.checkpoints.get(old_size)
+    if same_size is not None:
+        try:
+            other = open_checkpoint(same_size, verifier)
+        except LedgerError:
+            other = None
+        if other is not None and other.checkpoint.root != old_root:
+            error = ForkError(
+                f"the source presents another signed root for size {old_size}",
+                seq=old_size - 1,
+                expected=old_root.hex(),
+                observed=other.checkpoint.root.hex(),
+                checkpoints=(old_note, same_size),
+            )
+            auditor.find(error)
+            return build_evidence(
+                "fork",
+                error.message,
+                operator=verifier,
+                verified=old_note,
+                presented=same_size,
+                findings=auditor.report.findings,
+            )
+    latest, presented = _latest_signed(source, verifier)
+    if latest is None:
+        unsigned = CheckpointError(
+            "the source presents no checkpoint signed by the operator key",
+            expected=verifier.vkey,
+            observed="no verifiable checkpoint",
+        )
+        auditor.find(unsigned)
+        return build_evidence(
+            "bad-checkpoint",
+            unsigned.message,
+            operator=verifier,
+            verified=old_note,
+            presented=presented,
+            findings=auditor.report.findings,
+        )
+    new = latest.checkpoint
+    auditor.report.latest_checkpoint = latest.text
+    if new.size < old_size:
+        error = ForkError(
+            f"rollback: the latest checkpoint covers {new.size} records, but size {old_size} "
+            "was verified before",
+            seq=new.size,
+            expected=f">= {old_size}",
+            observed=str(new.size),
+            checkpoints=(old_note, latest.text),
+        )
+        auditor.find(error)
+        return build_evidence(
+            "rollback",
+            error.message,
+            operator=verifier,
+            verified=old_note,
+            presented=latest.text,
+            findings=auditor.report.findings,
+        )
+    if new.size == old_size:
+        if new.root == old_root:
+            return None
+        error = ForkError(
+            f"the operator signed two roots for size {old_size}",
+            seq=old_size - 1,
+            expected=old_root.hex(),
+            observed=new.root.hex(),
+            checkpoints=(old_note, latest.text),
+        )
+        auditor.find(error)
+        return build_evidence(
+            "fork",
+            error.message,
+            operator=verifier,
+            verified=old_note,
+            presented=latest.text,
+            findings=auditor.report.findings,
+        )
+    if source.consistency_proof is None:
+        # No proof to ask for (an export file): the tree grown from the saved peaks and
+        # checked against the new checkpoint's root is the same check, done in full.
+        return None
+    try:
+        proof = list(source.consistency_proof(old_size, new.size))
+    except LedgerError as exc:
+        refused = ConsistencyProofError(
+            f"the source cannot prove size {new.size} consistent with the verified size "
+            f"{old_size}: {exc.message}",
+            seq=old_size,
+        )
+        auditor.find(refused)
+        return build_evidence(
+            "no-proof",
+            refused.message,
+            operator=verifier,
+            verified=old_note,
+            presented=latest.text,
+            consistency=(old_size, new.size, [], exc.message),
+            findings=auditor.report.findings,
+        )
+    try:
+        verify_consistent_checkpoints(old_note, latest.text, proof, verifier)
+    except ForkError as exc:
+        auditor.find(exc)
+        return build_evidence(
+            "fork",
+            exc.message,
+            operator=verifier,
+            verified=old_note,
+            presented=latest.text,
+            consistency=(old_size, new.size, proof, exc.message),
+            findings=auditor.report.findings,
+        )
+    except LedgerError as exc:  # pragma: no cover - both notes were opened above
+        auditor.find(CheckpointError(exc.message))
+        return None
+    if auditor.report.findings:
+        return build_evidence(
+            "inconsistent-records",
+            "the records served do not match the operator's signed, consistent checkpoints",
+            operator=verifier,
+            verified=old_note,
+            presented=latest.text,
+            consistency=(old_size, new.size, proof, None),
+            findings=auditor.report.findings,
+        )
+    return None
+
+
+def _findings_evidence(
+    source: RecordSource, auditor: _Auditor, state: AuditorState | None
+) -> JSONObject | None:
+    verifier = auditor.verifier
+    if verifier is None:
+        return None
+    latest, presented = _latest_signed(source, verifier)
+    return build_evidence(
+        "inconsistent-records" if state is not None else "findings",
+        f"{len(auditor.report.findings)} finding(s); the first: "
+        f"{auditor.report.findings[0].message}",
+        operator=verifier,
+        verified=state.checkpoint if state is not None else None,
+        presented=latest.text if latest is not None else presented,
+        findings=auditor.report.findings,
+    )
+
+
+def _next_state(
+    source: RecordSource, auditor: _Auditor, state: AuditorState | None
+) -> AuditorState | None:
+    report = auditor.report
+    verifier = auditor.verifier
+    if not report.ok or verifier is None:
+        return None
+    size = auditor.expected_seq
+    if state is not None and size == state.size:
+        return state
+    note = source.checkpoints.get(size)
+    if note is None:
+        report.notes.append(
+            f"no signed checkpoint covers exactly the {size} records verified: "
+            "the saved state was not advanced"
+        )
+        return None
+    nonces = auditor.nonces
+    assert isinstance(nonces, NonceSet)
+    return AuditorState(
+        vkey=verifier.vkey,
+        size=size,
+        checkpoint=note,
+        peaks=auditor.tree.peaks,
+        last_entry_hash=bytes.fromhex(auditor.prev_hash),
+        last_recorded_at=auditor.last_recorded_at,
+        ledger_state=auditor.state,
+        nonces=nonces,
+    )
+
+
+# -- receipts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptMaterial:
+    """What a ledger (a server, an export) says about a receipt's record, to be checked by
+    ``check_receipt``: its newer checkpoint as presented, the inclusion proof of the record at
+    that size, the consistency proof from the receipt's checkpoint, and the entry hash of the
+    record it serves at the receipt's seq. A proof or record it could not give is None, with
+    the reason in ``errors`` (keys ``inclusion``, ``consistency``, ``record``)."""
+
+    newer_checkpoint: str
+    inclusion_proof: Sequence[bytes] | None
+    consistency_proof: Sequence[bytes] | None
+    record_entry_hash: bytes | None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ReceiptCheck:
+    """The outcome of ``check_receipt``: ``ok`` only without findings; evidence otherwise."""
+
+    receipt: Receipt
+    receipt_size: int
+    newer_size: int | None
+    findings: list[VerificationError]
+    evidence: JSONObject | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "seq": self.receipt.seq,
+            "entry_hash": self.receipt.entry_hash.hex(),
+            "receipt_checkpoint_size": self.receipt_size,
+            "newer_checkpoint_size": self.newer_size,
+            "findings": [finding_json(f) for f in self.findings],
+            "evidence_kind": None if self.evidence is None else self.evidence["kind"],
+        }
+
+
+def check_receipt(
+    receipt: Receipt, operator: Ed25519Verifier, material: ReceiptMaterial
+) -> ReceiptCheck:
+    """Check a receipt against a newer checkpoint (DESIGN §2, "usable against the operator").
+
+    First the receipt itself (its checkpoint's signature, its inclusion proof): a receipt that
+    does not check out raises its ``VerificationError`` (it proves nothing). Then, as
+    findings with evidence: the newer checkpoint must be the operator's and not smaller
+    (``rollback``); the receipt's checkpoint must be consistent with it (``fork``); the entry
+    must be proven at the receipt's seq in the newer tree and the ledger must serve that very
+    record (``omission`` otherwise). A missing or different record makes the evidence an
+    ``omission`` whatever else failed; the failed proofs are in it too.
+    """
+    signed = receipt.verify(operator)
+    old = signed.checkpoint
+    findings: list[VerificationError] = []
+    try:
+        newer_signed = open_checkpoint(material.newer_checkpoint, operator)
+    except LedgerError as exc:
+        error = CheckpointError(f"the newer checkpoint is not the operator's: {exc.message}")
+        return ReceiptCheck(
+            receipt,
+            old.size,
+            None,
+            [error],
+            build_evidence(
+                "bad-checkpoint",
+                error.message,
+                operator=operator,
+                verified=receipt.checkpoint,
+                presented=material.newer_checkpoint,
+                receipt=receipt,
+                findings=[error],
+            ),
+        )
+    new = newer_signed.checkpoint
+    newer_text = newer_signed.text
+    if new.size < old.size:
+        rollback = ForkError(
+            f"rollback: the receipt's checkpoint covers {old.size} records, the newer one "
+            f"{new.size}",
+            seq=new.size,
+            expected=f">= {old.size}",
+            observed=str(new.size),
+            checkpoints=(receipt.checkpoint, newer_text),
+        )
+        return ReceiptCheck(
+            receipt,
+            old.size,
+            new.size,
+            [rollback],
+            build_evidence(
+                "rollback",
+                rollback.message,
+                operator=operator,
+                verified=receipt.checkpoint,
+                presented=newer_text,
+                receipt=receipt,
+                findings=[rollback],
+            ),
+        )
+    consistency: tuple[int, int, Sequence[bytes], str | None] | None = None
+    inclusion: tuple[int, int, bytes, Sequence[bytes], str | None] | None = None
+    kind: str | None = None
+    proof = material.consistency_proof
+    if proof is None and old.size != new.size:
+        reason = material.errors.get("consistency", "no proof was given")
+        findings.append(
+            ConsistencyProofError(
+                f"the ledger did not prove size {new.size} consistent with the receipt's "
+                f"checkpoint (size {old.size}): {reason}",
+                seq=old.size,
+            )
+        )
+        consistency = (old.size, new.size, [], reason)
+        kind = "no-proof"
+    else:
+        try:
+            verify_consistent_checkpoints(receipt.checkpoint, newer_text, proof or [], operator)
+            consistency = (old.size, new.size, list(proof or []), None)
+        except ForkError as exc:
+            findings.append(exc)
+            consistency = (old.size, new.size, list(proof or []), exc.message)
+            kind = "fork"
+    if material.inclusion_proof is None:
+        reason = material.errors.get("inclusion", "no proof was given")
+        findings.append(
+            InclusionProofError(
+                f"the ledger did not prove the entry in the tree of size {new.size}: {reason}",
+                seq=receipt.seq,
+            )
+        )
+        inclusion = (receipt.seq, new.size, receipt.entry_hash, [], reason)
+        kind = kind or "omission"
+    else:
+        try:
+            merkle.verify_inclusion(
+                receipt.entry_hash, receipt.seq, new.size, material.inclusion_proof, new.root
+            )
+            inclusion = (receipt.seq, new.size, receipt.entry_hash, material.inclusion_proof, None)
+        except InclusionProofError as exc:
+            findings.append(
+                InclusionProofError(
+                    f"the entry is not in the newer tree: {exc.message}",
+                    seq=receipt.seq,
+                    expected=exc.expected,
+                    observed=exc.observed,
+                )
+            )
+            inclusion = (
+                receipt.seq,
+                new.size,
+                receipt.entry_hash,
+                material.inclusion_proof,
+                exc.message,
+            )
+            kind = kind or "omission"
+    served = material.record_entry_hash
+    record_doc: JSONObject = {
+        "seq": receipt.seq,
+        "entry_hash": None if served is None else served.hex(),
+        "error": material.errors.get("record"),
+    }
+    if served != receipt.entry_hash:
+        findings.append(
+            InclusionProofError(
+                "the ledger does not hold the receipt's record"
+                if served is None
+                else "the ledger holds another record at the receipt's seq",
+                seq=receipt.seq,
+                expected=receipt.entry_hash.hex(),
+                observed="missing" if served is None else served.hex(),
+            )
+        )
+        kind = "omission"  # the headline: whatever else failed is in the findings
+    if not findings:
+        return ReceiptCheck(receipt, old.size, new.size, [], None)
+    assert kind is not None
+    evidence = build_evidence(
+        kind,
+        findings[0].message,
+        operator=operator,
+        verified=receipt.checkpoint,
+        presented=newer_text,
+        consistency=consistency,
+        inclusion=inclusion,
+        receipt=receipt,
+        record=record_doc,
+        findings=findings,
+    )
+    return ReceiptCheck(receipt, old.size, new.size, findings, evidence)
+
+
+def _wanted_nodes(prove: Callable[[merkle.NodeReader], object]) -> set[tuple[int, int]]:
+    """The stored nodes a proof reads, found by running it against a recording reader."""
+    wanted: list[tuple[int, int]] = []
+
+    def reader(nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        wanted.extend(nodes)
+        return [bytes(merkle.HASH_SIZE)] * len(nodes)
+
+    prove(reader)
+    return set(wanted)
+
+
+def export_receipt_material(path: Path, receipt: Receipt) -> ReceiptMaterial:
+    """What an export file says about ``receipt``: its checkpoint at its full size, proofs
+    computed from its entry hashes (one streaming pass, O(log n) nodes kept), and the hash
+    of its record bytes at the receipt's seq. Raises ``StorageError``/``MalformedError`` if
+    the file is not a readable export or holds no checkpoint at its size."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise StorageError(f"cannot read export file {path}: {exc.strerror}") from exc
+    with handle:
+        header = read_header(handle.readline())
+        size = header["size"]
+        assert isinstance(size, int)
+        try:
+            old_size = Checkpoint.from_body(parse_note(receipt.checkpoint).body).size
+        except LedgerError:
+            old_size = 0
+        errors: dict[str, str] = {}
+        wanted: set[tuple[int, int]] = set()
+
+        def inclusion(reader: merkle.NodeReader) -> list[bytes]:
+            return merkle.inclusion_proof(receipt.seq, size, reader)
+
+        def consistency(reader: merkle.NodeReader) -> list[bytes]:
+            return merkle.consistency_proof(old_size, size, reader)
+
+        provers = {"inclusion": inclusion, "consistency": consistency}
+        for name, prove in provers.items():
+            try:
+                wanted |= _wanted_nodes(prove)
+            except LedgerError as exc:
+                errors[name] = exc.message
+        known: dict[tuple[int, int], bytes] = {}
+        tree = merkle.CompactRange()
+        checkpoints: dict[int, str] = {}
+        served: bytes | None = None
+        for line in handle:
+            if line.startswith(CHECKPOINT_PREFIX):
+                value = parse_json(line)
+                if isinstance(value, dict) and isinstance(value.get("size"), int):
+                    checkpoints[int(str(value["size"]))] = str(value["checkpoint"])
+                continue
+            if not line.startswith(RECORD_PREFIX):
+                raise MalformedError(f"unexpected line in the export after record {tree.size}")
+            try:
+                entry = bytes.fromhex(line[15:79].decode("ascii"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise MalformedError(f"export record {tree.size} has a bad entry_hash") from exc
+            if tree.size == receipt.seq:
+                try:
+                    _seq, leaf, _stored = _split_export_line(line)
+                    served = merkle.leaf_hash(leaf)
+                except LedgerError as exc:
+                    errors["record"] = exc.message
+            seq = tree.size
+            if (0, seq) in wanted:
+                known[(0, seq)] = entry
+            for level, idx, digest in tree.append(entry):
+                if (level, idx) in wanted:
+                    known[(level, idx)] = digest
+    note = checkpoints.get(size)
+    if note is None:
+        raise MalformedError(f"the export holds no checkpoint at its size {size}")
+    if receipt.seq >= tree.size:
+        errors.setdefault("record", f"the export holds {tree.size} records")
+
+    def reader(nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        try:
+            return [known[n] for n in nodes]
+        except KeyError as exc:
+            raise StorageError(f"the export lacks tree node {exc.args[0]}") from exc
+
+    proofs: dict[str, list[bytes] | None] = {}
+    for name, prove in provers.items():
+        if name in errors:
+            proofs[name] = None
+            continue
+        try:
+            proofs[name] = prove(reader)
+        except LedgerError as exc:
+            errors[name] = exc.message
+            proofs[name] = None
+    return ReceiptMaterial(note, proofs["inclusion"], proofs["consistency"], served, errors)
+
+
 __all__ = [
     "AuditReport",
+    "IncrementalAudit",
+    "ReceiptCheck",
+    "ReceiptMaterial",
+    "RecordSource",
     "audit_database",
     "audit_export",
+    "audit_incremental",
+    "check_receipt",
+    "export_receipt_material",
+    "open_database_source",
+    "open_export_source",
     "verify_consistent_checkpoints",
     "verify_database",
     "verify_export",

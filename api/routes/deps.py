@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import Field, field_validator
 
 from api.problems import UnsupportedMediaTypeError
 from api.settings import Settings
+from ledger.errors import LedgerError
 from ledger.log import Ledger
+from ledger.note import CosignatureVerifier
 
 MIB = 1 << 20
 
@@ -30,6 +33,23 @@ class ApiSettings(Settings):
     signature_clock_skew: int = 30
     #: (keyid, nonce) pairs remembered to refuse replays, per server process.
     replay_cache_size: int = 100_000
+    #: Witnesses whose cosignatures the ledger accepts and serves: cosignature/v1 vkeys
+    #: (``FAIRLEDGER_TRUSTED_WITNESSES`` as a JSON list).
+    trusted_witnesses: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_witnesses")
+    @classmethod
+    def _witness_vkeys(cls, value: list[str]) -> list[str]:
+        for vkey in value:
+            try:
+                CosignatureVerifier.from_vkey(vkey)
+            except LedgerError as exc:
+                raise ValueError(f"trusted witness {vkey[:40]!r}: {exc.message}") from exc
+        return value
+
+    @property
+    def witness_verifiers(self) -> list[CosignatureVerifier]:
+        return [CosignatureVerifier.from_vkey(v) for v in self.trusted_witnesses]
 
 
 async def get_ledger(request: Request) -> Ledger:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from api.problems import problem_responses
+from api.routes.cosignatures import checkpoint_with_cosignatures
 from api.routes.deps import LedgerDep
 from api.schemas import EXAMPLE_CHECKPOINT, EXAMPLE_LEDGER, LedgerPublic, json_example
 from ledger.errors import LedgerNotInitializedError
@@ -52,5 +53,5 @@ def get_ledger_info(ledger: LedgerDep) -> LedgerPublic:
     },
 )
 def get_checkpoint(ledger: LedgerDep) -> PlainTextResponse:
-    """The latest checkpoint as a signed note (text/plain)."""
-    return PlainTextResponse(ledger.latest_checkpoint())
+    """The latest checkpoint as a signed note (text/plain), with its witness cosignatures."""
+    return PlainTextResponse(checkpoint_with_cosignatures(ledger))
