@@ -24,6 +24,7 @@ from typing import Any, ClassVar, NoReturn
 
 import click
 
+from api import wiring
 from api.settings import Settings, load_settings
 from ledger.canonical import JSONObject
 from ledger.errors import (
@@ -90,7 +91,7 @@ class _Context:
 
     def open_ledger(self, *, write: bool) -> Ledger:
         key = self.operator_key() if write else None
-        return Ledger.open(self.settings.url, operator_key=key)
+        return wiring.open_ledger(self.settings.url, operator_key=key)
 
 
 pass_ctx = click.make_pass_decorator(_Context)
@@ -99,7 +100,17 @@ pass_ctx = click.make_pass_decorator(_Context)
 class _LazyGroup(click.Group):
     """Commands whose modules are heavy (the web server) are imported only when used."""
 
-    lazy: ClassVar[dict[str, str]] = {"serve": "api.serve:serve"}
+    lazy: ClassVar[dict[str, str]] = {
+        "serve": "api.serve:serve",
+        "settle": "api.wiring:settle_command",
+        "audit": "api.settle_cli:audit",
+        "witness": "api.audit_cli:witness_command",
+        "witness-keygen": "api.audit_cli:witness_keygen_command",
+        "verify-receipt": "api.audit_cli:verify_receipt_command",
+        "trace": "api.trace_cli:trace_command",
+        "recall": "api.trace_cli:recall_command",
+        "import-epcis": "api.trace_cli:import_epcis_command",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
@@ -155,7 +166,7 @@ def init(ctx: _Context, origin: str, operator_id: str) -> None:
         else:
             key = PrivateKey.generate()
             save_private_key(key_path, key, settings.passphrase_bytes)
-        ledger = Ledger.create(
+        ledger = wiring.create_ledger(
             settings.url, origin=origin, operator_id=operator_id, operator_key=key, now=_now()
         )
         vkey = ledger.verifier.vkey
@@ -311,20 +322,63 @@ def _submit_as_operator(ctx: _Context, ledger: Ledger, kind: str, body: JSONObje
     "Without it, the key named by the genesis record is trusted on first use.",
 )
 @click.option("--serial", is_flag=True, help="Verify in this process only (no worker processes).")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Auditor state file: resume from the last verified checkpoint (demanding a "
+    "consistency proof from it) and save the new one.",
+)
+@click.option(
+    "--evidence",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write evidence of a fork, rollback or omission.",
+)
+@click.argument("source", required=False)
 @pass_ctx
-def verify(ctx: _Context, export_file: Path | None, vkey: str | None, serial: bool) -> None:
+def verify(
+    ctx: _Context,
+    export_file: Path | None,
+    vkey: str | None,
+    serial: bool,
+    state_file: Path | None,
+    evidence: Path | None,
+    source: str | None,
+) -> None:
     """Re-check every record, link, signature, key, tree node and checkpoint.
 
+    SOURCE is a server URL (https://...), a database URL or an export file; without it, the
+    configured database. With --state (or a SOURCE), the auditor resumes incrementally from
+    its saved checkpoint and writes evidence of a rewritten, truncated or forked history.
     Exits 0 only when everything holds; 1 when anything fails, with each finding's seq.
     """
+    if source is not None or state_file is not None:
+        from api.audit_cli import run_verify
+
+        target = source or (str(export_file) if export_file else ctx.settings.url)
+        sys.exit(
+            run_verify(
+                target, state_file, vkey, evidence, ctx.as_json, parallel=False if serial else None
+            )
+        )
     progress = _progress_bar(ctx, "verifying")
     with _errors(), progress as tick:
         parallel = False if serial else None
         if export_file is not None:
-            report = audit_export(export_file, operator_vkey=vkey, parallel=parallel, progress=tick)
+            report = audit_export(
+                export_file,
+                operator_vkey=vkey,
+                validators=wiring.validators(),
+                parallel=parallel,
+                progress=tick,
+            )
         else:
             report = audit_database(
-                ctx.settings.url, operator_vkey=vkey, parallel=parallel, progress=tick
+                ctx.settings.url,
+                operator_vkey=vkey,
+                validators=wiring.validators(),
+                parallel=parallel,
+                progress=tick,
             )
     _print_report(ctx, report)
     sys.exit(0 if report.ok else EXIT_FAILED)
@@ -411,7 +465,14 @@ def import_ledger_command(ctx: _Context, export_file: Path, vkey: str | None) ->
     from ledger.backup import import_ledger
 
     with _errors(), _progress_bar(ctx, "importing") as tick:
-        report = import_ledger(ctx.settings.url, export_file, operator_vkey=vkey, progress=tick)
+        report = import_ledger(
+            ctx.settings.url,
+            export_file,
+            operator_vkey=vkey,
+            validators=wiring.validators(),
+            projections=wiring.projections(),
+            progress=tick,
+        )
     _emit(
         ctx.as_json,
         {

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from api import wiring
 from api.settings import Settings
 from ledger.canonical import JSONObject
 from ledger.errors import ConflictError
 from ledger.keys import PrivateKey, save_private_key
-from ledger.log import Ledger
 from ledger.state import Kind
 from ledger.statement import Statement, prove_possession, sign_statement
 from ledger.verify import verify_database
@@ -59,7 +59,7 @@ class Demo:
         self.keys: dict[str, PrivateKey] = {}
         self.nonce = 0
         operator = self._key("operator")
-        self.ledger = Ledger.create(
+        self.ledger = wiring.create_ledger(
             settings.url,
             origin=ORIGIN,
             operator_id="operator",

@@ -29,7 +29,6 @@ from api.settings import Settings
 from contracts.audit import fairness_report, payments_audit
 from contracts.engine import (
     ledger_entries,
-    open_contract_ledger,
     record_settlement,
     settle_ledger,
 )
@@ -67,6 +66,15 @@ class CliContext(Protocol):
 
 #: Builds the provenance source for an open ledger.
 ProvenanceFactory = Callable[[Ledger], ProvenanceSource]
+
+
+def _open(url: str, operator_key: PrivateKey | None = None) -> Ledger:
+    """Every domain plugged in: an append here must keep every projection in step."""
+    from api.wiring import open_ledger  # api.wiring builds on this module
+
+    return open_ledger(url, operator_key)
+
+
 Clock = Callable[[], datetime]
 
 
@@ -189,7 +197,7 @@ def make_settle_command(
             raise click.BadParameter("expected YYYY-MM-DD", param_hint="--issued-on") from None
         with _errors():
             key = ctx.operator_key() if record else None
-            ledger = open_contract_ledger(ctx.settings.url, operator_key=key)
+            ledger = _open(ctx.settings.url, operator_key=key)
             try:
                 statement = settle_ledger(
                     ledger,
@@ -238,7 +246,7 @@ def make_audit_group(clock: Clock = _now) -> click.Group:
         except ValueError:
             raise click.BadParameter("expected YYYY-MM-DD", param_hint="--as-of") from None
         with _errors():
-            ledger = open_contract_ledger(ctx.settings.url)
+            ledger = _open(ctx.settings.url)
             try:
                 report = payments_audit(ledger_entries(ledger), day)
             finally:
@@ -266,7 +274,7 @@ def make_audit_group(clock: Clock = _now) -> click.Group:
     def fairness(ctx: CliContext, period: str | None) -> None:
         """Producer share of end revenue, value distribution (Gini), floor findings."""
         with _errors():
-            ledger = open_contract_ledger(ctx.settings.url)
+            ledger = _open(ctx.settings.url)
             try:
                 report = fairness_report(ledger_entries(ledger), period=period)
             finally:

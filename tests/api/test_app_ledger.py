@@ -21,6 +21,8 @@ from ledger.errors import (
 )
 from ledger.keys import save_private_key
 from ledger.note import Ed25519Verifier, open_checkpoint
+from ledger.state import Kind
+from ledger.statement import prove_possession
 from tests.factory import ORIGIN, Chain, key_for, new_chain
 
 with warnings.catch_warnings():
@@ -124,8 +126,22 @@ def test_app_opens_the_ledger_from_settings_and_closes_it(tmp_path: Path) -> Non
     app = create_app(ApiSettings(home=home))
     with TestClient(app) as client:
         assert client.get("/v1/ledger").json()["size"] == 2
-        body = chain.sale("farm-a")[0].to_json()
-        assert client.post("/v1/statements", json=body).status_code == 201
+        new = key_for("farm-a-next")
+        rotate = chain.statement(
+            "farm-a",
+            Kind.KEY_ROTATE,
+            {
+                "new_public_key": new.public_key.b64,
+                "proof_of_possession": prove_possession(ORIGIN, "farm-a", new),
+            },
+        )
+        assert client.post("/v1/statements", json=rotate.to_json()).status_code == 201
+        # The served app applies every domain's rules: a sale report must be well formed.
+        chain.keys["farm-a"] = new
+        sale = chain.sale("farm-a")[0].to_json()
+        refused = client.post("/v1/statements", json=sale)
+        assert refused.status_code == 400, refused.text
+        assert client.get("/v1/ledger").json()["size"] == 3
 
 
 def test_app_needs_the_operator_key(tmp_path: Path) -> None:
