@@ -429,26 +429,72 @@ def rebuild(ctx: _Context) -> None:
     _emit(ctx.as_json, {"records": count}, f"Rebuilt projections from {count} records")
 
 
+@contextmanager
+def _removed_on_error(path: Path) -> Iterator[None]:
+    """Delete ``path`` if the block fails, so a refused export leaves nothing behind."""
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
 @main.command("export")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Where to write the JSON Lines export.",
+    help="Where to write the export.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "epcis", "fsma204", "xlsx"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: the whole ledger for auditors and backup; epcis: an EPCIS 2.0 document; "
+    "fsma204 / xlsx: the FDA FSMA 204 sortable spreadsheet (CSV / XLSX).",
+)
+@click.option("--lot", help="Traceability exports: the provenance of this lot.")
+@click.option("--party", help="Traceability exports: the records of this participant.")
+@click.option("--since", type=click.DateTime(), help="Traceability exports: events from (UTC).")
+@click.option("--until", type=click.DateTime(), help="Traceability exports: events before (UTC).")
 @pass_ctx
-def export_command(ctx: _Context, out: Path) -> None:
-    """Write the whole ledger (records and checkpoints) as JSON Lines."""
+def export_command(
+    ctx: _Context,
+    out: Path,
+    fmt: str,
+    lot: str | None,
+    party: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Write the ledger (JSON Lines) or a traceability export (EPCIS, FSMA 204)."""
     with _errors(), _progress_bar(ctx, "exporting") as tick:
         ledger = ctx.open_ledger(write=False)
         try:
             tmp = out.with_name(out.name + ".partial")
-            with tmp.open("wb") as handle:
-                count = export_ledger(ledger, handle, progress=tick)
+            with _removed_on_error(tmp), tmp.open("wb") as handle:
+                if fmt == "jsonl":
+                    count = export_ledger(ledger, handle, progress=tick)
+                else:
+                    from api.trace_cli import write_trace_export
+
+                    count = write_trace_export(
+                        ledger,
+                        handle,
+                        format=fmt,
+                        lot=lot,
+                        party=party,
+                        since=since.replace(tzinfo=UTC) if since else None,
+                        until=until.replace(tzinfo=UTC) if until else None,
+                        now=_now(),
+                    )
             tmp.replace(out)
         finally:
             ledger.close()
-    _emit(ctx.as_json, {"records": count, "file": str(out)}, f"Exported {count} records to {out}")
+    what = "records" if fmt == "jsonl" else "entries"
+    _emit(ctx.as_json, {what: count, "file": str(out)}, f"Exported {count} {what} to {out}")
 
 
 @main.command("import-ledger")

@@ -160,3 +160,24 @@ def test_export_then_import_ledger_into_a_new_home(home: Path, tmp_path: Path) -
     again = run(other, "import-ledger", str(export), ok=False)
     assert again.returncode == 1
     assert "already holds a ledger" in again.stderr
+
+
+def test_traceability_exports_and_refusals_leave_nothing(home: Path, tmp_path: Path) -> None:
+    epcis = tmp_path / "events.json"
+    done = json.loads(
+        run(home, "--json", "export", "--out", str(epcis), "--format", "epcis").stdout
+    )
+    assert done["entries"] == 0
+    assert json.loads(epcis.read_text())["type"] == "EPCISDocument"
+    fsma = tmp_path / "fsma.csv"
+    run(home, "export", "--out", str(fsma), "--format", "fsma204")
+    assert fsma.read_text().splitlines()[0].count(",") > 5  # one column per KDE
+    unknown = tmp_path / "lot.json"
+    lot = "https://id.gs1.org/01/09506000134352/10/NOPE"
+    refused = run(
+        home, "export", "--out", str(unknown), "--format", "epcis", "--lot", lot, ok=False
+    )
+    assert refused.returncode == 1
+    assert "NOPE" in refused.stderr
+    assert not unknown.exists()
+    assert not unknown.with_name(unknown.name + ".partial").exists()
