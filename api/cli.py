@@ -36,7 +36,7 @@ from ledger.errors import (
 )
 from ledger.export import export_ledger
 from ledger.keys import PrivateKey, PublicKey, load_private_key, save_private_key
-from ledger.log import Ledger
+from ledger.log import AppendResult, Ledger
 from ledger.state import REGISTRABLE_ROLES, Kind
 from ledger.statement import (
     PARTICIPANT_ID,
@@ -294,7 +294,7 @@ def _registration_proof(
     return public, pop
 
 
-def _submit_as_operator(ctx: _Context, ledger: Ledger, kind: str, body: JSONObject) -> Any:
+def _submit_as_operator(ctx: _Context, ledger: Ledger, kind: str, body: JSONObject) -> AppendResult:
     key = ctx.operator_key()
     now = _now()
     statement = Statement.build(

@@ -75,10 +75,6 @@ class Receipt:
                 observed=merkle.leaf_hash(leaf).hex(),
             )
         cp = signed.checkpoint
-        try:
-            merkle.verify_inclusion(
-                self.entry_hash, self.seq, cp.size, self.inclusion_proof, cp.root
-            )
-        except InclusionProofError as exc:
-            raise InclusionProofError(exc.message, seq=self.seq) from exc
+        # Raises InclusionProofError already carrying seq (the leaf index), expected, observed.
+        merkle.verify_inclusion(self.entry_hash, self.seq, cp.size, self.inclusion_proof, cp.root)
         return signed
