@@ -19,7 +19,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import wiring
 from api.auth import NonceCache
 from api.problems import PayloadTooLargeError, error_response, install_problem_handlers
-from api.routes import cosignatures, export, participants, proofs, records, statements
+from api.routes import (
+    bundle,
+    commercial,
+    cosignatures,
+    export,
+    exports,
+    lots,
+    participants,
+    proofs,
+    records,
+    statements,
+    web,
+)
 from api.routes import ledger as ledger_routes
 from api.routes.deps import ApiSettings, get_now
 from api.schemas import BatchCreate, Problem, SubmissionCreate
@@ -134,6 +146,19 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.state.nonces = NonceCache(api_settings.replay_cache_size)
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
-    for module in (ledger_routes, statements, records, proofs, participants, export, cosignatures):
+    for module in (
+        ledger_routes,
+        statements,
+        records,
+        proofs,
+        participants,
+        export,
+        cosignatures,
+        lots,
+        bundle,
+        exports,
+        commercial,
+        web,
+    ):
         app.include_router(module.router)
     return app
