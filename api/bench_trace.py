@@ -1,13 +1,14 @@
 """Traceability benchmark: provenance and recall latency, and the cost of mass balance.
 
-``run_trace_bench(records, lots, echo)`` builds a scratch SQLite ledger of about ``records``
-signed ``trace.event`` records over about ``lots`` lots, through the real append path (trace
-validators and the trace projection), then prints:
+``run_trace_bench(echo=...)`` builds a scratch SQLite ledger of about ``records`` signed
+``trace.event`` records over about ``lots`` lots (by default the issue's figure: 1,000,000
+records, 100,000 lots; ``reduced=True`` for a ten times smaller run), through the real
+append path (trace validators and the trace projection), then prints and returns:
 
 * trace back from a bread lot whose provenance has 1,000 lots (990 farm lots milled into
   9 flour lots baked into it), and trace forward (recall) from a farm lot whose downstream
-  has 1,000 lots (milled into 9 lots, each baked into 110): median and worst of repeated
-  queries;
+  has 1,000 lots (milled into 9 lots, each baked into 110): median, 95th percentile and
+  worst of repeated queries;
 * the extra append cost of mass-balance checking: the same kind of statements appended with
   the trace projection and without it (validators only), in alternating rounds.
 
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.canonical import JSONObject
 from ledger.keys import PrivateKey
@@ -58,7 +59,10 @@ GTIN_WHEAT = "09506000134352"
 GTIN_FLOUR = "09506000134376"
 GTIN_BREAD = "09506000134383"
 BATCH = 100
-QUERY_RUNS = 15
+QUERY_RUNS = 40
+#: (records, lots) of the issue's figure, and of the reduced run.
+FULL_SIZE = (1_000_000, 100_000)
+REDUCED_SIZE = (100_000, 10_000)
 FANOUT = 9
 LEAVES = 110
 
@@ -577,26 +581,50 @@ def measure_overhead(
     }
 
 
-def _timed(query: Callable[[], Any]) -> tuple[float, float, Any]:
+class _Latency(NamedTuple):
+    """Milliseconds over repeated runs of one query, and its last answer."""
+
+    median: float
+    p95: float
+    worst: float
+    result: Any
+
+
+def _timed(query: Callable[[], Any], runs: int) -> _Latency:
+    query()  # warm the caches: the figure is the steady state
     samples = []
     result: Any = None
-    for _ in range(QUERY_RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         result = query()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000, max(samples) * 1000, result
+        samples.append((time.perf_counter() - start) * 1000)
+    p95 = statistics.quantiles(samples, n=20, method="inclusive")[18] if runs > 1 else samples[0]
+    return _Latency(statistics.median(samples), p95, max(samples), result)
 
 
 def run_trace_bench(
-    records: int,
-    lots: int,
-    echo: Callable[[str], None] | None,
     *,
+    echo: Callable[[str], None] | None = None,
+    records: int | None = None,
+    lots: int | None = None,
+    reduced: bool = False,
+    query_runs: int = QUERY_RUNS,
+    overhead_rounds: int = 12,
     directory: Path | None = None,
-) -> dict[str, float | int | str]:
-    """Build the benchmark ledger and measure; returns the figures it printed."""
+) -> dict[str, object]:
+    """Build the benchmark ledger and measure; returns the figures it printed (``echo``).
+
+    The size is ``records`` and ``lots`` when given, else ``FULL_SIZE`` (the issue's
+    1,000,000 records with 100,000 lots) or, with ``reduced``, ``REDUCED_SIZE``. The ledger
+    is a scratch SQLite file under ``directory`` (default: the system's temporary
+    directory), removed afterwards. Keys of the result: ``trace_back_ms`` /
+    ``trace_forward_ms`` (medians), ``..._p95_ms``, ``..._worst_ms``, ``..._nodes``,
+    ``mass_balance_overhead_percent`` and the build and append rates."""
     say = echo or (lambda _line: None)
-    figures: dict[str, float | int | str] = {}
+    default_records, default_lots = REDUCED_SIZE if reduced else FULL_SIZE
+    records = default_records if records is None else records
+    lots = default_lots if lots is None else lots
+    figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
         url = f"sqlite:///{Path(scratch) / 'trace-bench.db'}"
         cast = _Cast()
@@ -615,7 +643,7 @@ def run_trace_bench(
         base = 11
         special = 3 * FANOUT * LEAVES + 4 * FANOUT + 1 + 3 + 4 * FANOUT
         extra = max(0, -(-(records - ledger.size - special) // units) - base)
-        say(f"building ~{records} records over ~{lots} lots ({units} background units)")
+        say(f"building ~{records:,} records over ~{lots:,} lots ({units:,} background units)")
         started = time.perf_counter()
         appended = 0
         half = units // 2
@@ -632,7 +660,7 @@ def run_trace_bench(
             appended += len(events)
             if echo is not None and time.perf_counter() - last > 30:
                 rate = appended / (time.perf_counter() - started)
-                say(f"  ... {ledger.size} records ({rate:,.0f} appends/s)")
+                say(f"  ... {ledger.size:,} records ({rate:,.0f} appends/s)")
                 last = time.perf_counter()
         build = time.perf_counter() - started
         size = ledger.size
@@ -641,23 +669,26 @@ def run_trace_bench(
         figures["records"] = size
         figures["lots"] = int(lot_count)
         figures["build_appends_per_s"] = round(appended / build)
-        say(f"ledger: {size} records, {lot_count} lots, built at {appended / build:,.0f} appends/s")
+        rate = appended / build
+        say(f"ledger: {size:,} records, {lot_count:,} lots, built at {rate:,.0f} appends/s")
 
-        back_ms, back_max, found = _timed(lambda: provenance(ledger, bread))
-        figures["trace_back_nodes"] = len(found.lots)
-        figures["trace_back_ms"] = round(back_ms, 1)
-        say(
-            f"trace back  ({len(found.lots)} lots, {len(found.seqs)} records cited): "
-            f"median {back_ms:.1f} ms, worst {back_max:.1f} ms"
-        )
-        fwd_ms, fwd_max, called = _timed(lambda: recall(ledger, wheat))
-        figures["trace_forward_nodes"] = len(called.lots)
-        figures["trace_forward_ms"] = round(fwd_ms, 1)
-        say(
-            f"trace forward ({len(called.lots)} lots, {len(called.stock)} holdings): "
-            f"median {fwd_ms:.1f} ms, worst {fwd_max:.1f} ms"
-        )
-
+        back = _timed(lambda: provenance(ledger, bread), query_runs)
+        forward = _timed(lambda: recall(ledger, wheat), query_runs)
+        for name, found, cited in (
+            ("trace_back", back, len(back.result.seqs)),
+            ("trace_forward", forward, len(forward.result.seqs)),
+        ):
+            figures[f"{name}_nodes"] = len(found.result.lots)
+            figures[f"{name}_ms"] = round(found.median, 1)
+            figures[f"{name}_p95_ms"] = round(found.p95, 1)
+            figures[f"{name}_worst_ms"] = round(found.worst, 1)
+            say(
+                f"{name.replace('_', ' ')} ({len(found.result.lots):,} lots, {cited:,} records "
+                f"cited, {query_runs} runs): median {found.median:.1f} ms, p95 {found.p95:.1f} "
+                f"ms, worst {found.worst:.1f} ms"
+            )
         ledger.close()
-        figures.update(measure_overhead(url, cast, stream, units, extra, say=say))
+        figures.update(
+            measure_overhead(url, cast, stream, units, extra, rounds=overhead_rounds, say=say)
+        )
     return figures

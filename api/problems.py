@@ -72,6 +72,9 @@ PROBLEMS: dict[str, ProblemSpec] = {
     "wrong-ledger": ProblemSpec(422, "Statement is for another ledger"),
     "duplicate-nonce": ProblemSpec(409, "Nonce already used for another statement"),
     "conflict": ProblemSpec(409, "Statement conflicts with the ledger state"),
+    # traceability queries (GET /v1/lots..., /v1/exports/...)
+    "malformed-identifier": ProblemSpec(400, "Malformed GS1 identifier"),
+    "unknown-lot": ProblemSpec(404, "Unknown lot"),
     # HTTP-level failures
     "not-found": ProblemSpec(404, "Not found"),
     "method-not-allowed": ProblemSpec(405, "Method not allowed"),
@@ -378,6 +381,15 @@ _EXAMPLE_DETAILS: dict[str, tuple[str, dict[str, object]]] = {
     ),
     "conflict": ("participant mill is already registered", {"field": "statement.body.participant"}),
     "not-found": ("no record 4096: the ledger holds 12 records", {"seq": 4096}),
+    "malformed-identifier": (
+        "query.lot: 'https://id.gs1.org/01/09506000134353/10/W-1': Invalid GTIN check digit "
+        "for '09506000134353': Expected 2, got 3.",
+        {"field": "query.lot"},
+    ),
+    "unknown-lot": (
+        "no record names lot https://id.gs1.org/01/09506000134352/10/W-404",
+        {"field": "query.lot"},
+    ),
     "payload-too-large": ("request body exceeds 1048576 bytes", {}),
     "unsupported-media-type": ("send the body as application/json, not text/plain", {}),
     "request-signature-missing": (

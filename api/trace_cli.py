@@ -24,6 +24,7 @@ import click
 
 from api import wiring
 from api.settings import Settings, load_settings
+from api.spreadsheet import write_fsma_xlsx
 from ledger.errors import (
     LedgerError,
     MalformedError,
@@ -37,7 +38,7 @@ from ledger.statement import Statement, Submission, sign_statement
 from ledger.trace import dumps_epcis, load_epcis_json, parse_epcis_document
 from ledger.trace.builders import trace_body
 from ledger.trace.errors import FieldError, MalformedEventError
-from ledger.trace.fsma import write_fsma_csv, write_fsma_xlsx
+from ledger.trace.fsma import write_fsma_csv
 from ledger.trace.provenance import Provenance, Recall, share_text
 from ledger.trace.rules import parse_trace_body, performer_error
 from ledger.trace.service import (

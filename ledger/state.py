@@ -362,7 +362,16 @@ def _validate_register(state: LedgerState, seq: int, statement: Statement) -> No
             field="statement.body.roles",
         )
     if "gln" in body:
-        _gln(body["gln"])
+        gln = _gln(body["gln"])
+        # One GLN, one party: trace events are attributed by GLN (DESIGN §4), so a second
+        # participant claiming it could record as the first.
+        for other in state.participants.values():
+            if other.gln == gln and other.id != pid:
+                raise ConflictError(
+                    f"GLN {gln} is already registered to participant {other.id} (seq "
+                    f"{other.registered_seq}); {pid} may not claim it",
+                    field="statement.body.gln",
+                )
     key = require_public_key(body["public_key"], field="statement.body.public_key")
     pop = decode_signature(body["proof_of_possession"], field="statement.body.proof_of_possession")
     if not key.verify(pop, possession_message(statement.ledger, pid, key)):

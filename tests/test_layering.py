@@ -12,8 +12,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("ledger", "contracts", "api")
 FORBIDDEN = {
-    "ledger": {"contracts", "api", "fastapi", "uvicorn", "starlette", "httpx"},
-    "contracts": {"api", "fastapi", "uvicorn", "starlette", "sqlalchemy", "cryptography"},
+    "ledger": {"contracts", "api", "fastapi", "uvicorn", "starlette", "httpx", "openpyxl"},
+    "contracts": {
+        "api",
+        "fastapi",
+        "uvicorn",
+        "starlette",
+        "sqlalchemy",
+        "cryptography",
+        "openpyxl",
+    },
     "api": set(),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from pydantic import Field, field_validator
@@ -18,6 +19,7 @@ from api.settings import Settings
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.note import CosignatureVerifier
+from ledger.trace.identifiers import DIGITAL_LINK_BASE, Gtin
 
 MIB = 1 << 20
 
@@ -36,6 +38,34 @@ class ApiSettings(Settings):
     #: Witnesses whose cosignatures the ledger accepts and serves: cosignature/v1 vkeys
     #: (``FAIRLEDGER_TRUSTED_WITNESSES`` as a JSON list).
     trusted_witnesses: list[str] = Field(default_factory=list)
+    #: Whether lot summaries, provenance, recall and the traceability exports are public
+    #: (DESIGN §8); when false they need an RFC 9421 signature by a registered participant.
+    public_provenance: bool = True
+
+    #: Base of the GS1 Digital Link URIs the provenance pages show and put in their QR codes
+    #: (``https://id.gs1.org``, or a resolver or this server's own public address).
+    digital_link_base: str = DIGITAL_LINK_BASE
+    #: Product descriptions by GTIN for the provenance pages and their search
+    #: (``FAIRLEDGER_PRODUCT_NAMES`` as a JSON object; keys GTIN-8/12/13/14).
+    product_names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("digital_link_base")
+    @classmethod
+    def _resolver_base(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"digital_link_base must be an http(s) URL, not {value[:80]!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("digital_link_base must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("product_names")
+    @classmethod
+    def _product_gtins(cls, value: dict[str, str]) -> dict[str, str]:
+        try:
+            return {Gtin.parse(gtin).value: name for gtin, name in value.items()}
+        except LedgerError as exc:
+            raise ValueError(f"product_names: {exc.message}") from exc
 
     @field_validator("trusted_witnesses")
     @classmethod

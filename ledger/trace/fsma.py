@@ -18,9 +18,10 @@ TransformationEvent                    Transformation "new food" per output lot,
 
 Events that are not critical tracking events (packing, observations, destruction) have no
 rows; events declared erroneous have none either (their corrective events do). Quantities
-are exact ``Decimal`` (numbers in XLSX, decimal text in CSV). Location descriptions come
-from the participant registry (display name, id, GLN); product descriptions from an
-optional GTIN → description map, else the GTIN. Pure apart from the writers' streams.
+are exact ``Decimal`` (decimal text in CSV). Location descriptions come from the participant
+registry (display name, id, GLN); product descriptions from an optional GTIN → description
+map, else the GTIN. Pure apart from the CSV writer's stream. The XLSX form needs
+``openpyxl``, which ``ledger/`` may not import (DESIGN §1): it is ``api.spreadsheet``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ __all__ = [
     "FsmaRow",
     "fsma_rows",
     "write_fsma_csv",
-    "write_fsma_xlsx",
 ]
 
 #: The spreadsheet's columns, in order.
@@ -332,27 +332,4 @@ def write_fsma_csv(rows: Iterable[FsmaRow], out: IO[str]) -> int:
     for fsma in rows:
         writer.writerow([_cell(v) for v in fsma.values()])
         count += 1
-    return count
-
-
-def write_fsma_xlsx(rows: Iterable[FsmaRow], out: IO[bytes]) -> int:
-    """Write the header and ``rows`` as one sortable XLSX sheet (frozen header, filter);
-    quantities are exact decimal numbers. Returns the number of rows."""
-    from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.styles import Font  # type: ignore[import-untyped]
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "FSMA 204"
-    sheet.append(list(FSMA_COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    count = 0
-    for fsma in rows:
-        sheet.append(["" if v is None else v for v in fsma.values()])
-        count += 1
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    book.save(out)
     return count

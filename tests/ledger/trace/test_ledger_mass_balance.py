@@ -406,9 +406,12 @@ def test_declaring_an_unknown_event_erroneous_is_refused(tc: TraceChain) -> None
 
 
 def test_only_the_recorder_may_declare_its_event_erroneous(tc: TraceChain) -> None:
-    harvest = _harvest(tc, 5)
+    # Harvested in a field named by a geo: URI (not a GLN): the event is attributed to its
+    # signer, so the location rule cannot tell who may retract it; the projection does.
+    harvest = dict(_harvest(tc, 5))
+    harvest["readPoint"] = harvest["bizLocation"] = {"id": "geo:47.3769,8.5417"}
     tc.record("farm-a", harvest)
-    tc.register("farm-a2", "supplier", gln=tc.gln("farm-a"))  # same site, other signer
+    tc.register("farm-a2", "supplier")  # another signer with its own GLN
     error = tc.refused(
         "farm-a2", declare_error(harvest, when=tc.chain.tick()), UnauthorizedKindError
     )
