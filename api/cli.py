@@ -107,6 +107,7 @@ class _LazyGroup(click.Group):
         "witness": "api.audit_cli:witness_command",
         "witness-keygen": "api.audit_cli:witness_keygen_command",
         "verify-receipt": "api.audit_cli:verify_receipt_command",
+        "verify-lot": "api.bundle_cli:verify_lot_command",
         "trace": "api.trace_cli:trace_command",
         "recall": "api.trace_cli:recall_command",
         "import-epcis": "api.trace_cli:import_epcis_command",

@@ -23,6 +23,7 @@ Example (a supplier records a delivery)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import re
@@ -39,6 +40,15 @@ import httpx
 
 from api.auth import RequestSigner
 from api.schemas import ParticipantList, ParticipantPublic
+from api.schemas_contracts import (
+    ContractList,
+    ContractPublic,
+    ContractSummary,
+    FairnessPublic,
+    PaymentsAuditPublic,
+    SettlementList,
+)
+from api.schemas_trace import ProvenancePublic
 from ledger import merkle
 from ledger.canonical import JSONObject, JSONValue, canonical_bytes, parse_json
 from ledger.errors import (
@@ -641,6 +651,20 @@ class FairLedgerClient:
                 return found
             cursor = batch.next
 
+    def provenance(self, lot: str, *, signer: RequestSigner | None = None) -> ProvenancePublic:
+        """``GET /v1/lots/provenance``: trace ``lot`` back (any GS1 lot syntax): every upstream
+        lot with its share, holders, movements and the records proving each step. Raises
+        ``ApiError`` (``unknown-lot``, ``malformed-identifier``...). ``signer`` when
+        provenance is not public."""
+        return ProvenancePublic.model_validate(
+            self._json("GET", "/v1/lots/provenance", params={"lot": lot}, signer=signer)
+        )
+
+    def lot_bundle(self, lot: str, *, signer: RequestSigner | None = None) -> bytes:
+        """``GET /v1/lots/bundle``: the offline proof bundle of ``lot``, as served; check it
+        with ``ledger.bundle.verify_bundle``. ``signer`` when provenance is not public."""
+        return self._send("GET", "/v1/lots/bundle", params={"lot": lot}, signer=signer).content
+
     def export(self, signer: RequestSigner, out: BinaryIO) -> int:
         """Stream ``GET /v1/export`` (signed as ``signer``: an auditor or the operator) into
         ``out``; returns the number of bytes written."""
@@ -653,6 +677,81 @@ class FairLedgerClient:
         finally:
             response.close()
         return written
+
+    # -- commercial reads (RFC 9421-signed) ------------------------------------------------
+
+    def contracts(self, signer: RequestSigner, *, page: int = 100) -> list[ContractSummary]:
+        """Every contract ``signer`` may see (``GET /v1/contracts``, all pages)."""
+        found: list[ContractSummary] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, int | str] = {"limit": page}
+            if cursor is not None:
+                params["cursor"] = cursor
+            batch = ContractList.model_validate(
+                self._json("GET", "/v1/contracts", params=params, signer=signer)
+            )
+            found.extend(batch.contracts)
+            if batch.next is None:
+                return found
+            cursor = batch.next
+
+    def contract(self, contract_id: str, signer: RequestSigner) -> ContractPublic:
+        """``GET /v1/contracts/{id}``: versions, acceptances, state and obligations."""
+        return ContractPublic.model_validate(
+            self._json("GET", f"/v1/contracts/{contract_id}", signer=signer)
+        )
+
+    def settlements(self, contract_id: str, period: str, signer: RequestSigner) -> SettlementList:
+        """``GET /v1/contracts/{id}/settlements?period=``: the recorded statements; each
+        ``statement_hash`` is checked against the body received."""
+        listed = SettlementList.model_validate(
+            self._json(
+                "GET",
+                f"/v1/contracts/{contract_id}/settlements",
+                params={"period": period},
+                signer=signer,
+            )
+        )
+        for item in listed.statements:
+            digest = hashlib.sha256(canonical_bytes(item.statement)).hexdigest()
+            if digest != item.statement_hash:
+                raise MalformedError(
+                    f"statement seq {item.seq}: served hash {item.statement_hash} does not "
+                    f"match its body ({digest})"
+                )
+        return listed
+
+    def payments_audit(
+        self,
+        signer: RequestSigner,
+        *,
+        period: str | None = None,
+        participant: str | None = None,
+        as_of: str | None = None,
+    ) -> PaymentsAuditPublic:
+        """``GET /v1/audit/payments`` (a non-auditor sees only its own rows)."""
+        params = {
+            name: value
+            for name, value in (("period", period), ("participant", participant), ("as_of", as_of))
+            if value is not None
+        }
+        return PaymentsAuditPublic.model_validate(
+            self._json("GET", "/v1/audit/payments", params=params, signer=signer)
+        )
+
+    def fairness(
+        self, signer: RequestSigner, *, period: str | None = None, participant: str | None = None
+    ) -> FairnessPublic:
+        """``GET /v1/audit/fairness``."""
+        params = {
+            name: value
+            for name, value in (("period", period), ("participant", participant))
+            if value is not None
+        }
+        return FairnessPublic.model_validate(
+            self._json("GET", "/v1/audit/fairness", params=params, signer=signer)
+        )
 
 
 RawRecord = tuple[int, bytes, bytes]

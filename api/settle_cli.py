@@ -26,14 +26,10 @@ from typing import NoReturn, Protocol
 import click
 
 from api.settings import Settings
-from contracts.audit import fairness_report, payments_audit
-from contracts.engine import (
-    ledger_entries,
-    record_settlement,
-    settle_ledger,
-)
+from contracts.engine import record_settlement, settle_ledger
 from contracts.errors import SettlementInputError
 from contracts.provenance import ProvenanceSource, UpstreamContribution
+from contracts.reports import ledger_fairness_report, ledger_payments_audit
 from contracts.settlement import SettlementStatement
 from ledger.errors import LedgerError, StorageError
 from ledger.keys import PrivateKey
@@ -248,7 +244,7 @@ def make_audit_group(clock: Clock = _now) -> click.Group:
         with _errors():
             ledger = _open(ctx.settings.url)
             try:
-                report = payments_audit(ledger_entries(ledger), day)
+                report = ledger_payments_audit(ledger, day)
             finally:
                 ledger.close()
         lines = [f"Payments audit as of {day}"]
@@ -276,7 +272,7 @@ def make_audit_group(clock: Clock = _now) -> click.Group:
         with _errors():
             ledger = _open(ctx.settings.url)
             try:
-                report = fairness_report(ledger_entries(ledger), period=period)
+                report = ledger_fairness_report(ledger, period=period)
             finally:
                 ledger.close()
         data = report.to_json()

@@ -39,7 +39,7 @@ the number of obligations past due and still unpaid.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -58,6 +58,7 @@ from contracts.obligations import (
     Obligation,
     ObligationBook,
     ObligationState,
+    SettlementRef,
     obligation_state,
 )
 from contracts.rules import fixed_compensation, late_payment_interest
@@ -72,10 +73,13 @@ __all__ = [
     "PaymentPractice",
     "PaymentsAudit",
     "ProducerShare",
+    "SaleFact",
     "ValueDistribution",
+    "fairness_of",
     "fairness_report",
     "gini",
     "payments_audit",
+    "payments_audit_of",
     "ratio_json",
 ]
 
@@ -313,9 +317,17 @@ def _payments_audit(
     entries: Iterable[EntryLike], as_of: date, as_of_seq: int | None
 ) -> PaymentsAudit:
     _, contracts, book = _replay(entries, as_of_seq)
+    return payments_audit_of(contracts, book.obligations.values(), as_of)
+
+
+def payments_audit_of(
+    contracts: Mapping[str, Contract], obligations: Iterable[Obligation], as_of: date
+) -> PaymentsAudit:
+    """``payments_audit`` over contracts and obligations already replayed (e.g. read from
+    the contract projection's documents)."""
     audits = [
         _audit_obligation(o, contracts.get(o.contract_id), as_of)
-        for o in sorted(book.obligations.values(), key=lambda o: o.id)
+        for o in sorted(obligations, key=lambda o: o.id)
     ]
     groups: dict[tuple[str, str, str, Currency], list[ObligationAudit]] = defaultdict(list)
     for audit in audits:
@@ -522,8 +534,8 @@ def _fairness_report(
     entries: Iterable[EntryLike], period: str | None, as_of_seq: int | None
 ) -> FairnessReport:
     visible, contracts, book = _replay(entries, as_of_seq)
-    by_seq = {e.seq: e for e in visible}
-    sales: dict[tuple[str, str], list[tuple[int, Money]]] = defaultdict(list)
+    by_seq = {e.seq: e.body for e in visible}
+    sold: list[SaleFact] = []
     for entry in visible:
         if entry.kind != Kind.SALE_REPORT or (period and entry.body.get("period") != period):
             continue
@@ -531,20 +543,49 @@ def _fairness_report(
             body = parse_body(SaleReportBody, Kind.SALE_REPORT, entry.body)
         except ContractError:
             continue
-        sales[(entry.author, body.period)].append((entry.seq, body.revenue.money()))
+        sold.append(SaleFact(entry.seq, entry.author, body.period, body.revenue.money()))
+    return fairness_of(contracts, book.settlements, by_seq.get, sold, period=period)
 
+
+@dataclass(frozen=True, slots=True)
+class SaleFact:
+    """What fairness reads from one accepted ``sale.report``."""
+
+    seq: int
+    seller: str
+    period: str
+    revenue: Money
+
+
+def fairness_of(
+    contracts: Mapping[str, Contract],
+    settlements: Mapping[tuple[str, str], SettlementRef],
+    statement_body: Callable[[int], JSONObject | None],
+    sold: Iterable[SaleFact],
+    *,
+    period: str | None = None,
+) -> FairnessReport:
+    """``fairness_report`` over replayed state: the contracts, the statement in force per
+    (contract, period), a lookup of recorded statement bodies by seq, and the sale reports
+    (e.g. all read from the contract projection's documents, not by replaying records)."""
+    sales: dict[tuple[str, str], list[tuple[int, Money]]] = defaultdict(list)
+    for sale in sold:
+        if period is None or sale.period == period:
+            sales[(sale.seller, sale.period)].append((sale.seq, sale.revenue))
     shares: list[ProducerShare] = []
     values: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     findings: list[FloorFinding] = []
     for each in sorted(contracts.values(), key=lambda c: c.contract_id):
         findings.extend(_terms_findings(each))
-    for (cid, stated_period), ref in sorted(book.settlements.items()):
+    for (cid, stated_period), ref in sorted(settlements.items()):
         contract = contracts.get(cid)
-        record = by_seq.get(ref.seq)
-        if contract is None or record is None or (period and stated_period != period):
+        if contract is None or (period and stated_period != period):
+            continue
+        recorded = statement_body(ref.seq)
+        if recorded is None:
             continue
         try:
-            statement = _StatementView.model_validate(record.body)
+            statement = _StatementView.model_validate(recorded)
         except ValueError:
             continue
         currency = Currency(statement.currency)
@@ -606,8 +647,8 @@ def _fairness_report(
                 tuple(sorted({ref.seq, *sale_seqs})),
             )
         )
-    for (seller, sale_period), sold in sales.items():
-        for _, money in sold:
+    for (seller, sale_period), reported in sales.items():
+        for _, money in reported:
             values[(sale_period, money.currency.code)][seller] += money.minor
     distributions = []
     for (dist_period, code), flows in sorted(values.items()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -30,9 +31,18 @@ from contracts.scenario import (
 from contracts.settlement import SettlementStatement, settle
 from contracts.terms import ContractTerms, parse_terms
 from ledger.canonical import JSONObject
+from ledger.log import Ledger
 from ledger.state import Kind
 
-__all__ = ["BenchData", "SettlementTiming", "bench_entries", "bench_terms", "time_settlement"]
+__all__ = [
+    "BenchData",
+    "SettlementTiming",
+    "bench_entries",
+    "bench_terms",
+    "run_contract_bench",
+    "time_fairness",
+    "time_settlement",
+]
 
 BUYER = "roastery-nord"
 CONTRACT = "roastery-nord-bench"
@@ -241,3 +251,54 @@ def time_settlement(data: BenchData) -> SettlementTiming:
         statement_bytes=len(encoded),
         statement=statement,
     )
+
+
+def time_fairness(url: str) -> tuple[int, float]:
+    """Open the ledger at ``url`` (e.g. one built by ``fairledger bench --records 1000000``)
+    and time ``contracts.reports.ledger_fairness_report`` over it, which reads the contract
+    projection's documents, not the records. Returns (records, seconds)."""
+    from contracts.reports import ledger_fairness_report
+
+    ledger = Ledger.open(url)
+    try:
+        size = ledger.size
+        start = time.perf_counter()
+        ledger_fairness_report(ledger)
+        return size, time.perf_counter() - start
+    finally:
+        ledger.close()
+
+
+def run_contract_bench(
+    *,
+    echo: Callable[[str], None],
+    deliveries: int = 100_000,
+    sales: int = 10_000,
+    fairness_url: str | None = None,
+) -> dict[str, object]:
+    """The contract engine's figures for ``fairledger bench``: settling one month of
+    ``deliveries`` deliveries and ``sales`` sale reports (computing the statement, then its
+    RFC 8785 bytes and hash), and, given a ledger URL, the fairness report over it.
+    Prints each figure with ``echo``; returns them by name (seconds)."""
+    echo(f"contracts: building a month of {deliveries:,} deliveries and {sales:,} sales...")
+    data = bench_entries(deliveries, sales)
+    timing = time_settlement(data)
+    figures: dict[str, object] = {
+        "settlement_deliveries": timing.deliveries,
+        "settlement_sales": timing.sales,
+        "settlement_seconds": round(timing.settle_seconds, 3),
+        "settlement_encode_seconds": round(timing.encode_seconds, 3),
+        "settlement_statement_bytes": timing.statement_bytes,
+        "settlement_hash": timing.statement.hash,
+    }
+    echo(
+        f"contracts: settled {timing.deliveries:,} deliveries and {timing.sales:,} sales in "
+        f"{timing.settle_seconds:.2f} s (+ {timing.encode_seconds:.2f} s for the "
+        f"{timing.statement_bytes / 1e6:.1f} MB canonical statement and its hash)"
+    )
+    if fairness_url is not None:
+        records, seconds = time_fairness(fairness_url)
+        figures["fairness_records"] = records
+        figures["fairness_seconds"] = round(seconds, 3)
+        echo(f"contracts: fairness report over {records:,} records in {seconds:.2f} s")
+    return figures

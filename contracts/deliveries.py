@@ -45,11 +45,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from contracts.entries import Entry
 from contracts.facts import ConditionReading, Delivery
@@ -87,17 +87,17 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _CBV_FORMS = ("urn:epcglobal:cbv:", "https://ref.gs1.org/cbv/", "cbv:", "http://ref.gs1.org/cbv/")
 
 
-@dataclass(frozen=True, slots=True)
-class LotQuantity:
+class LotQuantity(NamedTuple):
     lot: str
     gtin: str
     quantity: Decimal
     uom: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
+class TraceEvent(NamedTuple):
     """What settlement reads from one ``trace.event`` record (see the module docstring).
+    (Named tuples, like the other values here: immutable and quick to build, a month holds
+    hundreds of thousands of them.)
 
     ``declares`` is the ``eventID`` an error declaration retracts (None for other events);
     ``problems`` lists malformed extension values (the delivery is then reported unpriced).
@@ -139,8 +139,10 @@ def _local_date(utc: datetime, offset: timedelta) -> date:
     return (utc.replace(tzinfo=None) + offset).date()
 
 
-def _sum_lots(lots: Iterable[LotQuantity]) -> tuple[LotQuantity, ...]:
+def _sum_lots(lots: Sequence[LotQuantity]) -> tuple[LotQuantity, ...]:
     """Merge repeated (lot, uom) elements of one event; order of first appearance."""
+    if len(lots) < 2:
+        return tuple(lots)
     merged: dict[tuple[str, str | None], LotQuantity] = {}
     for item in lots:
         key = (item.lot, item.uom)
@@ -155,6 +157,11 @@ def _sum_lots(lots: Iterable[LotQuantity]) -> tuple[LotQuantity, ...]:
 
 def _extensions(event: Mapping[str, JSONValue]) -> tuple[dict[str, JSONValue], list[str]]:
     """FairLedger contract extension fields by local name (``dueDate``...)."""
+    # Every extension key holds a colon (a full IRI or a declared prefix); EPCIS's own
+    # keys hold none, so most events are done after this one pass.
+    candidates = [key for key in event if ":" in key]
+    if not candidates:
+        return {}, []
     prefixes: tuple[str, ...] = (CONTRACT_NS,)
     context = event.get("@context")
     if isinstance(context, list):
@@ -163,9 +170,10 @@ def _extensions(event: Mapping[str, JSONValue]) -> tuple[dict[str, JSONValue], l
                 prefixes += tuple(f"{k}:" for k, v in entry.items() if v == CONTRACT_NS)
     found: dict[str, JSONValue] = {}
     problems: list[str] = []
-    for key, value in event.items():
+    for key in candidates:
         if not key.startswith(prefixes):
             continue
+        value = event[key]
         for prefix in prefixes:
             if key.startswith(prefix):
                 name = key[len(prefix) :]
@@ -174,6 +182,14 @@ def _extensions(event: Mapping[str, JSONValue]) -> tuple[dict[str, JSONValue], l
                 found[name] = value
                 break
     return found, problems
+
+
+@lru_cache(maxsize=4096)
+def _calendar_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 _NO_FIELDS: tuple[date | None, bool, str | None, str | None, tuple[str, ...]] = (
@@ -195,9 +211,8 @@ def _contract_fields(
     raw_due = found.get("dueDate")
     if raw_due is not None:
         if isinstance(raw_due, str) and _ISO_DATE.fullmatch(raw_due):
-            try:
-                due = date.fromisoformat(raw_due)
-            except ValueError:
+            due = _calendar_date(raw_due)
+            if due is None:
                 problems.append(f"dueDate {raw_due!r} is not a calendar date")
         else:
             problems.append(f"dueDate must be a YYYY-MM-DD string, got {raw_due!r}")
@@ -301,15 +316,22 @@ class _NotNormalError(Exception):
     """The fast reader met something it does not read itself."""
 
 
-def _decimal(value: JSONValue, *, positive: bool = False) -> Decimal:
-    if (
-        not isinstance(value, str)
-        or len(value) > _MAX_DECIMAL_CHARS
-        or not _DECIMAL.fullmatch(value)
-        or (positive and (value == "0" or value.startswith("-")))
-    ):
-        raise _NotNormalError
+@lru_cache(maxsize=1 << 16)
+def _normal_decimal(value: str) -> Decimal | None:
+    """``value`` as a Decimal if it is a decimal in the ledger's normal form (remembered:
+    quantities and readings repeat), else None."""
+    if len(value) > _MAX_DECIMAL_CHARS or not _DECIMAL.fullmatch(value):
+        return None
     return Decimal(value)
+
+
+def _decimal(value: JSONValue, *, positive: bool = False) -> Decimal:
+    if not isinstance(value, str):
+        raise _NotNormalError
+    number = _normal_decimal(value)
+    if number is None or (positive and (value == "0" or value.startswith("-"))):
+        raise _NotNormalError
+    return number
 
 
 def _fast_lots(value: JSONValue) -> list[LotQuantity]:
@@ -411,23 +433,27 @@ def _fast(entry: Entry, raw: JSONObject) -> TraceEvent | None:
         raise _NotNormalError from None
     if moment.tzinfo is None or "T" not in when:
         raise _NotNormalError
-    utc = moment - (moment.utcoffset() or timedelta(0))
+    own = moment.utcoffset()
+    if own == offset:  # written in its own zone (the common case): the local date is as read
+        delivered_on = moment.date()
+    else:
+        delivered_on = _local_date(moment - (own or timedelta(0)), offset)
     due, majeure, reason, contract, problems = _contract_fields(raw)
     return TraceEvent(
-        seq=entry.seq,
-        author=entry.author,
-        event_id=event_id,
-        biz_step=step if isinstance(step, str) else None,
-        delivered_on=_local_date(utc, offset),
-        lots=_sum_lots(_fast_lots(raw.get("quantityList"))),
-        transactions=_fast_transactions(raw.get("bizTransactionList")),
-        readings=tuple(_fast_readings(raw.get("sensorElementList"))),
-        due_on=due,
-        force_majeure=majeure,
-        rejection_reason=reason,
-        contract=contract,
-        declares=None,
-        problems=problems,
+        entry.seq,
+        entry.author,
+        event_id,
+        step if isinstance(step, str) else None,
+        delivered_on,
+        _sum_lots(_fast_lots(raw.get("quantityList"))),
+        _fast_transactions(raw.get("bizTransactionList")),
+        tuple(_fast_readings(raw.get("sensorElementList"))),
+        due,
+        majeure,
+        reason,
+        contract,
+        None,
+        problems,
     )
 
 
@@ -457,8 +483,7 @@ def read_events(entries: Iterable[Entry]) -> list[TraceEvent]:
 # -- pairing -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class MatchedDelivery:
+class MatchedDelivery(NamedTuple):
     """One lot shipped by ``supplier`` and received by ``buyer`` (see the module docstring)."""
 
     delivery_id: str

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from contracts.bodies import (
     MarketPriceBody,
@@ -66,8 +66,15 @@ from contracts.errors import (
 )
 from contracts.facts import Invoice, Payment, Sale
 from contracts.lifecycle import CONTRACT_KINDS, Contract, ContractVersion, replay_contracts
-from contracts.money import Money
+from contracts.money import Currency, Money
 from contracts.obligations import OBLIGATION_KINDS, ObligationBook
+from contracts.pricing import (
+    PricedDelivery,
+    ProductPricer,
+    RevenueSharer,
+    minor_text,
+    ratio_text,
+)
 from contracts.provenance import ProvenanceSource, UpstreamContribution
 from contracts.rules import (
     DeliveryValuation,
@@ -109,6 +116,7 @@ SETTLEMENT_KINDS = frozenset(
 MarketPrices = Mapping[tuple[str, date], Decimal]
 
 
+@lru_cache(maxsize=1 << 16)
 def _dec(value: Decimal) -> str:
     """A decimal in normal form: no exponent, no trailing zeros (``"95"``, ``"2.5"``)."""
     text = f"{value.normalize():f}"
@@ -160,10 +168,14 @@ class MarketPriceUsed:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryLine:
+    """One priced delivery. ``priced`` holds its lines as exact ratios and rounded minor
+    units (``contracts.pricing``); ``valuation`` gives them as ``value_delivery`` does."""
+
     delivery: MatchedDelivery
     version: int
     unit: str
-    valuation: DeliveryValuation
+    currency: Currency
+    priced: PricedDelivery
 
     @property
     def payer(self) -> str:
@@ -174,13 +186,16 @@ class DeliveryLine:
         return self.delivery.supplier
 
     @property
+    def valuation(self) -> DeliveryValuation:
+        return self.priced.valuation(self.delivery.delivery_id, self.currency)
+
+    @property
     def net(self) -> Money:
-        return self.valuation.net
+        return Money(self.priced.net, self.currency)
 
     def to_json(self) -> JSONObject:
-        d, v = self.delivery, self.valuation
-        goods = v.goods.exact
-        percent = -v.condition_penalty.exact * 100 / goods if goods else Fraction(0)
+        d, p = self.delivery, self.priced
+        exponent = self.currency.exponent
         return {
             "delivery": d.delivery_id,
             "version": self.version,
@@ -191,18 +206,27 @@ class DeliveryLine:
             "unit": self.unit,
             "shipped": _dec(d.shipped),
             "accepted": _dec(d.received),
-            "rejected": _dec(v.rejected),
+            "rejected": _dec(p.rejected),
             "rejection_reason": d.rejection_reason,
             "due_on": (d.due_on or d.delivered_on).isoformat(),
             "delivered_on": d.delivered_on.isoformat(),
-            "days_late": v.days_late,
+            "days_late": p.days_late,
             "force_majeure": d.force_majeure,
-            "termination_right": v.termination_right,
-            "condition_percent": _exact(percent),
-            "goods": _value(v.goods),
-            "late_penalty": _value(v.late_penalty),
-            "condition_penalty": _value(v.condition_penalty),
-            "net": v.net.amount,
+            "termination_right": p.termination_right,
+            "condition_percent": ratio_text(p.percent_n, p.percent_d),
+            "goods": {
+                "amount": minor_text(p.goods, exponent),
+                "exact": ratio_text(p.goods_n, p.goods_d),
+            },
+            "late_penalty": {
+                "amount": minor_text(p.late, exponent),
+                "exact": ratio_text(p.late_n, p.late_d),
+            },
+            "condition_penalty": {
+                "amount": minor_text(p.condition, exponent),
+                "exact": ratio_text(p.condition_n, p.condition_d),
+            },
+            "net": minor_text(p.net, exponent),
             "seqs": list(d.seqs),
         }
 
@@ -528,43 +552,58 @@ def _deliveries(
         totals[(delivery.supplier, delivery.buyer, delivery.gtin)] += delivery.received
     running: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     valuer = _Valuer()
+    pricers: dict[tuple[int, str], ProductPricer] = {}
     for delivery, version, unit in priced:
         key = (delivery.supplier, delivery.buyer, delivery.gtin)
         prior = running[key]
         running[key] = prior + delivery.received
-        market = _market_key(version, delivery)
+        pricer = pricers.get((version.version, delivery.gtin))
+        if pricer is None:
+            product = version.terms.product(delivery.gtin)
+            assert product is not None
+            pricer = ProductPricer(version.terms, product)
+            pricers[(version.version, delivery.gtin)] = pricer
         price: Decimal | None = None
-        if market is not None:
+        if pricer.basis == "market":
+            market = _market_key(version, delivery)
+            assert market is not None
             price = market_prices.get(market)
             if price is None:
                 missing.append(f"GTIN {market[0]} on {market[1]}")
                 continue
-            product = version.terms.product(delivery.gtin)
-            assert product is not None
-            assert product.pricing.market is not None
+            assert pricer.product.pricing.market is not None
             used[market] = MarketPriceUsed(
-                market[0], market[1], price, product.pricing.market.source
+                market[0], market[1], price, pricer.product.pricing.market.source
             )
-        pricing = version.terms.product(delivery.gtin)
-        assert pricing is not None
-        tiers = pricing.pricing.tiers
-        all_units = tiers is not None and tiers.method == "all_units"
-        try:
-            valuation = valuer.value(
-                version, delivery, unit, price, prior, totals[key] if all_units else None
-            )
-        except RuleError as exc:
-            unpriced.append(
-                UnpricedLine(
-                    "delivery",
-                    delivery.lot,
-                    (delivery.supplier, delivery.buyer),
-                    exc.message,
-                    delivery.seqs,
+        total = totals[key] if pricer.method == "all_units" else None
+        fast = pricer.value(
+            shipped=delivery.shipped,
+            received=delivery.received,
+            due=delivery.due_on or delivery.delivered_on,
+            delivered=delivery.delivered_on,
+            force_majeure=delivery.force_majeure,
+            readings=delivery.readings,
+            market_price=price,
+            prior_volume=prior,
+            period_volume=total,
+        )
+        if fast is None:
+            try:
+                fast = PricedDelivery.from_valuation(
+                    valuer.value(version, delivery, unit, price, prior, total)
                 )
-            )
-            continue
-        lines.append(DeliveryLine(delivery, version.version, unit, valuation))
+            except RuleError as exc:
+                unpriced.append(
+                    UnpricedLine(
+                        "delivery",
+                        delivery.lot,
+                        (delivery.supplier, delivery.buyer),
+                        exc.message,
+                        delivery.seqs,
+                    )
+                )
+                continue
+        lines.append(DeliveryLine(delivery, version.version, unit, pricer.currency, fast))
     if missing:
         raise SettlementInputError(
             f"contract {contract.contract_id} prices on a market reference; no market price "
@@ -588,6 +627,8 @@ def _shares(
     assert shares is not None
     lines: list[ShareLine] = []
     unpriced: list[UnpricedLine] = []
+    sharer = RevenueSharer(terms)
+    sharing = frozenset(s.supplier for s in shares.shares if s.percent > 0)
     for entry in sorted(entries, key=lambda e: e.seq):
         if entry.kind != Kind.SALE_REPORT or entry.author != shares.payer:
             continue
@@ -599,10 +640,10 @@ def _shares(
             continue
         revenue = body.revenue.money()
         contributions = sorted(provenance.contributions(body.lot, as_of_seq), key=lambda c: c.lot)
-        if not any(shares.percent_for(c.supplier) > 0 for c in contributions):
+        if not any(c.supplier in sharing for c in contributions):
             continue
         try:
-            result = revenue_share(
+            result = sharer.split(str(entry.seq), revenue, contributions) or revenue_share(
                 terms, Sale(str(entry.seq), body.lot, revenue), [c.fact for c in contributions]
             )
         except ContractError as exc:
@@ -619,7 +660,7 @@ def _shares(
         parts = tuple(
             SharePartLine(contribution, part.amount, part.exact)
             for contribution, part in zip(contributions, result.parts, strict=True)
-            if shares.percent_for(contribution.supplier) > 0 and contribution.fraction > 0
+            if contribution.supplier in sharing and contribution.fraction > 0
         )
         lines.append(
             ShareLine(
@@ -792,8 +833,11 @@ def _settle(
         key = (kind, payer, payee)
         owed[key] = owed[key] + money if key in owed else money
 
+    nets: dict[tuple[str, str, Currency], int] = defaultdict(int)
     for line in deliveries:
-        add("principal", line.payer, line.payee, line.net)
+        nets[(line.delivery.buyer, line.delivery.supplier, line.currency)] += line.priced.net
+    for (payer, payee, currency), minor in nets.items():
+        add("principal", payer, payee, Money(minor, currency))
     for share in shares:
         for part in share.parts:
             add("principal", share.seller, part.contribution.supplier, part.amount)
