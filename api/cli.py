@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -111,6 +112,7 @@ class _LazyGroup(click.Group):
         "trace": "api.trace_cli:trace_command",
         "recall": "api.trace_cli:recall_command",
         "import-epcis": "api.trace_cli:import_epcis_command",
+        "submit": "api.submit_cli:submit_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -532,6 +534,12 @@ def import_ledger_command(ctx: _Context, export_file: Path, vkey: str | None) ->
     )
 
 
+def _program() -> str:
+    """How the user started this command (``.venv/bin/fairledger``), for lines to copy."""
+    started = sys.argv[0] if sys.argv else ""
+    return started if Path(started).name == "fairledger" else "fairledger"
+
+
 @main.command()
 @click.option(
     "--home",
@@ -558,35 +566,30 @@ def import_ledger_command(ctx: _Context, export_file: Path, vkey: str | None) ->
 def demo(ctx: _Context, demo_home: Path, port: int, serve: bool) -> None:
     """Build a realistic small ecosystem on the embedded SQLite default, verify it, then
     serve the API and web page."""
-    from api.demo import run_demo
+    from api.demo import run_demo, try_lines
 
     settings = load_settings(demo_home.resolve(), None)
     settings.database_url = None  # the demo always uses the embedded default
     with _errors():
-        vkey = run_demo(settings, _now(), click.echo)
+        result = run_demo(settings, partial(click.echo, err=ctx.as_json))
+    base = f"http://127.0.0.1:{port}"
     lines = [
         "",
-        f"Demo ledger: {settings.url}",
-        f"Operator vkey: {vkey}",
-        "",
-        "Try:",
-        f"  .venv/bin/fairledger --home {demo_home} verify --vkey '{vkey}'",
-        f"  .venv/bin/fairledger --home {demo_home} export --out demo.jsonl",
-        f"  .venv/bin/fairledger --home {demo_home} verify --export demo.jsonl",
+        f"Demo ledger: {settings.url} ({result.size} records)",
+        f"Operator vkey: {result.vkey}",
+        *try_lines(result, str(demo_home), base if serve else None, _program()),
     ]
-    base = f"http://127.0.0.1:{port}"
     if serve:
-        lines += [
-            f"  curl {base}/v1/ledger",
-            f"  curl {base}/v1/checkpoint",
-            f"  curl '{base}/v1/records?start=0&limit=5'",
-            f"  curl '{base}/v1/proofs/consistency?old=5&new=12'",
-            f"  curl {base}/v1/participants/mill-valley",
-            f"  open {base}/docs for the OpenAPI documentation",
-            "",
-            f"Serving on {base} (Ctrl-C to stop)",
-        ]
-    _emit(ctx.as_json, {"database": settings.url, "vkey": vkey, "url": base}, "\n".join(lines))
+        lines += ["", f"Serving on {base} (Ctrl-C to stop)"]
+    data = {
+        "database": settings.url,
+        "vkey": result.vkey,
+        "url": base,
+        "records": result.size,
+        "lot": result.bread_lot,
+        "contract": result.contract_id,
+    }
+    _emit(ctx.as_json, data, "\n".join(lines))
     if serve:
         from api.serve import run_single
 

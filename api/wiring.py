@@ -62,9 +62,10 @@ def create_ledger(
 
 class TraceProvenance:
     """The contract engine's ``ProvenanceSource`` answered by the traceability projection:
-    every upstream lot of a sold lot (not the lot itself), the participant that produced it,
-    the exact share of the sold lot that came from it (rounded down to ``SHARE_PLACES`` by
-    ``decimal_share`` only if it has no finite decimal form), and the records proving it."""
+    every origin lot of a sold lot (upstream, made by no transformation), the participant
+    that produced it, the exact share of the sold lot that came from it (rounded down to
+    ``SHARE_PLACES`` by ``decimal_share`` only if it has no finite decimal form), and the
+    records proving it."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -74,12 +75,16 @@ class TraceProvenance:
             answer = trace_service.provenance(self.ledger, lot, as_of_seq=as_of_seq)
         except UnknownLotError:
             return []
+        # Only origin lots (made by no transformation in the answer) contribute: an
+        # intermediate lot's share is already carried by its inputs, and counting both would
+        # make the shares add up to more than the whole (contracts.provenance).
+        made = {link.output_lot for link in answer.links}
         return [
             UpstreamContribution(
                 traced.lot, traced.producers[0], decimal_share(traced.share), traced.seqs
             )
             for traced in answer.lots
-            if traced.lot != answer.lot and traced.share is not None and traced.producers
+            if traced.lot not in made and traced.share is not None and traced.producers
         ]
 
 
