@@ -600,6 +600,13 @@ def demo(ctx: _Context, demo_home: Path, port: int, serve: bool) -> None:
                 _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", EXIT_UNAVAILABLE)
 
 
+BENCH_SECTIONS = ("core", "api", "trace", "contracts", "bundle", "web")
+
+
+def _quiet(_line: str) -> None:
+    """An echo that prints nothing."""
+
+
 @main.command()
 @click.option("--records", default=20_000, show_default=True, help="Ledger size to build.")
 @click.option("--batch", default=100, show_default=True, help="Statements per append batch.")
@@ -624,6 +631,24 @@ def demo(ctx: _Context, demo_home: Path, port: int, serve: bool) -> None:
     "--api-database-url",
     help="Another EMPTY database for the API figures (default: scratch SQLite).",
 )
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(BENCH_SECTIONS),
+    help="Run only these sections (repeatable): core (Ed25519, append, proofs, verification, "
+    "incremental audit), api (needs --api N), trace (1M records / 100k lots: trace back and "
+    "forward, mass-balance cost), contracts (settlement of 100k deliveries, fairness), bundle "
+    "(a 200-record lot bundle), web (the provenance page). Default: core, plus api with --api.",
+)
+@click.option(
+    "--all", "run_all", is_flag=True, help="Run every section (api too when --api is given)."
+)
+@click.option(
+    "--reduced",
+    is_flag=True,
+    help="Smaller trace and contracts workloads (a tenth), for a quick look.",
+)
 @pass_ctx
 def bench(
     ctx: _Context,
@@ -634,24 +659,39 @@ def bench(
     workers: int,
     empty_database_url: str | None,
     api_database_url: str | None,
+    sections: tuple[str, ...],
+    run_all: bool,
+    reduced: bool,
 ) -> None:
-    """Measure Ed25519, append, verification and proof speed (and the HTTP API with
-    --api); print the figures. Measurements, never pass/fail."""
-    from api.bench import run_bench
-
+    """Measure speed and print the figures: Ed25519, append, proofs and verification (core),
+    the HTTP API, traceability queries, settlement and fairness, lot bundles and the
+    provenance page. Measurements, never pass/fail; see --section."""
+    chosen = set(BENCH_SECTIONS if run_all else sections or ("core",))
+    if api_statements and not sections:
+        chosen.add("api")
+    if not api_statements:
+        chosen.discard("api")
+    if "api" in sections and not api_statements:
+        raise click.UsageError("--section api needs --api N (statements to send)")
     echo = None if ctx.as_json else click.echo
+    say = echo or _quiet
+    figures: dict[str, object] = {}
     with _errors():
-        figures = run_bench(
-            records=records,
-            batch=batch,
-            directory=database_dir,
-            echo=echo,
-            database_url=empty_database_url,
-        )
-    if api_statements:
-        from api.bench_api import run_api_bench
+        if "core" in chosen:
+            from api.bench import run_bench
 
-        with _errors():
+            figures.update(
+                run_bench(
+                    records=records,
+                    batch=batch,
+                    directory=database_dir,
+                    echo=echo,
+                    database_url=empty_database_url,
+                )
+            )
+        if "api" in chosen:
+            from api.bench_api import run_api_bench
+
             figures.update(
                 run_api_bench(
                     statements=api_statements,
@@ -660,6 +700,25 @@ def bench(
                     echo=echo,
                 )
             )
+        if "trace" in chosen:
+            from api.bench_trace import run_trace_bench
+
+            figures["trace"] = run_trace_bench(echo=echo, reduced=reduced)
+        if "contracts" in chosen:
+            from contracts.bench import run_contract_bench
+
+            scale = 10 if reduced else 1
+            figures["contracts"] = run_contract_bench(
+                echo=say, deliveries=100_000 // scale, sales=10_000 // scale
+            )
+        if "bundle" in chosen:
+            from api.bench_bundle import run_bundle_bench
+
+            figures["bundle"] = run_bundle_bench(echo=echo)
+        if "web" in chosen:
+            from api.bench_web import run_web_bench
+
+            figures["web"] = run_web_bench(echo=echo)
     if ctx.as_json:
         _emit(True, figures, "")
 
