@@ -38,7 +38,6 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from api.auth import RequestSigner
 from api.schemas import ParticipantList, ParticipantPublic
 from api.schemas_contracts import (
     ContractList,
@@ -49,6 +48,7 @@ from api.schemas_contracts import (
     SettlementList,
 )
 from api.schemas_trace import ProvenancePublic
+from api.signing import RequestSigner
 from ledger import merkle
 from ledger.canonical import JSONObject, JSONValue, canonical_bytes, parse_json
 from ledger.errors import (

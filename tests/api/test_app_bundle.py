@@ -16,11 +16,11 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import ApiSettings, create_app
-from api.auth import RequestSigner
 from api.client import ApiError, FairLedgerClient
 from api.problems import PROBLEM_BASE
 from api.routes.bundle import bundle_filename
 from api.routes.deps import get_now
+from api.signing import RequestSigner
 from ledger.bundle import build_bundle, verify_bundle
 from ledger.note import Checkpoint, add_signature_lines, parse_note
 from tests.ledger.test_bundle import OTHER_WITNESS, WITNESS, Story, build_story

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import ApiSettings, create_app
-from api.auth import RequestSigner
 from api.client import ApiError, FairLedgerClient
 from api.problems import PROBLEM_BASE
 from api.routes.deps import get_now
+from api.signing import RequestSigner
 from contracts.scenario import payment_confirm_body, payment_sent_body
 from ledger.canonical import JSONObject, canonical_bytes
 from ledger.keys import PrivateKey

@@ -22,10 +22,10 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import ApiSettings, create_app
-from api.auth import RequestSigner
 from api.problems import PROBLEM_BASE
 from api.routes.deps import get_now
 from api.schemas_trace import EXAMPLE_EPCIS_DOCUMENT, EXAMPLE_FSMA_CSV
+from api.signing import RequestSigner
 from api.spreadsheet import XLSX_MEDIA_TYPE, write_fsma_xlsx
 from ledger.trace import dumps_epcis, load_epcis_json, parse_epcis_document
 from ledger.trace.fsma import FSMA_COLUMNS, FsmaRow

@@ -20,10 +20,10 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import ApiSettings, create_app
-from api.auth import RequestSigner
 from api.problems import PROBLEM_BASE
 from api.routes.deps import get_now
 from api.schemas_trace import LotSummaryPublic, ProvenancePublic, RecallPublic
+from api.signing import RequestSigner
 from ledger.trace.service import provenance, recall, summary
 from tests.ledger.trace.test_ledger_chain import GTIN_WHEAT, TraceChain
 from tests.ledger.trace.test_scenario_bakery import (

@@ -17,16 +17,10 @@ from http_message_signatures import HTTPMessageSigner
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import ApiSettings, create_app
-from api.auth import (
-    SIGNED_COMPONENTS,
-    Ed25519Algorithm,
-    NonceCache,
-    RequestSigner,
-    SignedParticipant,
-    _OneKey,
-)
+from api.auth import NonceCache, SignedParticipant
 from api.problems import PROBLEM_BASE, BusyError
 from api.routes.deps import get_now
+from api.signing import SIGNED_COMPONENTS, Ed25519Algorithm, RequestSigner, _OneKey
 from ledger.canonical import JSONObject
 from ledger.export import FORMAT, read_header
 from ledger.keys import PrivateKey
