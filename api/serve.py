@@ -71,7 +71,7 @@ def nodelay_protocol() -> type[asyncio.Protocol]:
     return NoDelayHTTPProtocol
 
 
-def _config(settings: Settings, *, log_level: str) -> uvicorn.Config:
+def _config(settings: Settings, *, log_level: str, access_log: bool = True) -> uvicorn.Config:
     """uvicorn's configuration for the app over the ledger ``settings`` names (opened here:
     raises ``LedgerError`` if it cannot be)."""
     app = create_app(settings)
@@ -79,25 +79,31 @@ def _config(settings: Settings, *, log_level: str) -> uvicorn.Config:
         app,
         http=nodelay_protocol(),
         log_level=log_level,
+        access_log=access_log,
         lifespan="on",
         timeout_keep_alive=30,
     )
 
 
-def run_single(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+def run_single(
+    settings: Settings, host: str, port: int, log_level: str = "info", *, access_log: bool = True
+) -> None:
     """Serve in this process until interrupted (raises ``LedgerError``/``OSError``)."""
-    config = _config(settings, log_level=log_level)
+    config = _config(settings, log_level=log_level, access_log=access_log)
     sock = bind_socket(host, port, reuse_port=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run_worker(settings_data: dict[str, Any], host: str, port: int, log_level: str) -> None:
+def run_worker(
+    settings_data: dict[str, Any], host: str, port: int, log_level: str, access_log: bool = True
+) -> None:
     """One server process: its own SO_REUSEPORT socket, its own app and ledger."""
     from api.routes.deps import ApiSettings
 
     settings = ApiSettings(**settings_data)
     sock = bind_socket(host, port, reuse_port=True)
-    uvicorn.Server(_config(settings, log_level=log_level)).run(sockets=[sock])
+    config = _config(settings, log_level=log_level, access_log=access_log)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def run_workers(
@@ -107,9 +113,11 @@ def run_workers(
     workers: int,
     log_level: str,
     *,
-    target: Callable[[dict[str, Any], str, int, str], None] = run_worker,
+    access_log: bool = True,
+    target: Callable[..., None] = run_worker,
 ) -> int:
-    """Start ``workers`` processes running ``target`` (a server each) and wait for them;
+    """Start ``workers`` processes running ``target`` (a server each, called with the
+    settings as a dict, host, port, log level and ``access_log``) and wait for them;
     SIGINT/SIGTERM stop them all.
 
     Returns the first non-zero exit code of a worker (0 if all exited cleanly).
@@ -121,7 +129,7 @@ def run_workers(
     processes = [
         context.Process(
             target=target,
-            args=(data, host, port, log_level),
+            args=(data, host, port, log_level, access_log),
             name=f"fairledger-worker-{i}",
         )
         for i in range(workers)
@@ -168,15 +176,21 @@ def _settings_from_context() -> Settings:
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-def serve(host: str, port: int, workers: int, log_level: str) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log every request (at info level); off saves a little CPU per request.",
+)
+def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
     """Serve the HTTP API (DESIGN §8) with uvicorn."""
     settings = _settings_from_context()
     try:
         if workers == 1:
-            run_single(settings, host, port, log_level)
+            run_single(settings, host, port, log_level, access_log=access_log)
             return
         open_ledger(settings).close()  # fail here, not in every worker
-        code = run_workers(settings, host, port, workers, log_level)
+        code = run_workers(settings, host, port, workers, log_level, access_log=access_log)
     except LedgerError as exc:
         _fail(exc.message)
     except OSError as exc:

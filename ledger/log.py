@@ -2,7 +2,10 @@
 
 Append pipeline (one group commit)::
 
-    verify signatures (threads, outside the lock)      cryptography releases the GIL
+    verify signatures (outside the lock)               cryptography releases the GIL
+    pre-validate bodies against the last known state   pure validators; their stateless work
+                                                       (parsing, memoised by the domain) then
+                                                       overlaps other appenders' locked work
     ── take the append lock (BEGIN IMMEDIATE / advisory lock) ──
     read head; catch the key state and the Merkle peaks up if another process appended
     replays: (author, nonce) already recorded → the original receipt, nothing written
@@ -12,6 +15,10 @@ Append pipeline (one group commit)::
     ── release ──
     receipts: inclusion proofs from the old peaks and the batch's own nodes (no reads)
 
+Single submissions (``Ledger.submit``/``submit_nowait``) are verified and pre-validated by
+the submitting thread, then queued for the ledger's one committer thread, which commits
+everything queued while the previous commit ran as the next group.
+
 A crash before COMMIT leaves nothing; after it, everything (SQLite ``synchronous=FULL``).
 The ledger never signs two inconsistent checkpoints because it signs only under the lock,
 over a tree it has just extended from the committed head.
@@ -19,6 +26,7 @@ over a tree it has just extended from the committed head.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -217,6 +225,7 @@ class Ledger:
         return cls(store, operator_key=operator_key, validators=validators, projections=projections)
 
     def close(self) -> None:
+        self._committer.close()
         self._pool.shutdown(wait=True)
         self.store.dispose()
 
@@ -241,14 +250,51 @@ class Ledger:
         Raises ``RejectedStatementError``/``MalformedStatementError`` if it is refused, and
         ``StorageError`` if the database fails (nothing is then written).
         """
-        return self._committer.submit(submission, now)
+        done = threading.Event()
+        outcome: list[AppendResult | Exception] = []
+
+        def finish(result: AppendResult | Exception) -> None:
+            outcome.append(result)
+            done.set()
+
+        self.submit_nowait(submission, now=now, done=finish)
+        done.wait()
+        result = outcome[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def submit_nowait(
+        self,
+        submission: Submission,
+        *,
+        now: datetime,
+        done: Callable[[AppendResult | Exception], None],
+    ) -> None:
+        """Queue one statement for the next group commit and return at once.
+
+        The signature is verified and the body pre-validated here, in the caller's thread;
+        ``done`` is then called exactly once, from the committer thread, with the
+        ``AppendResult`` or the exception that refused the statement (a ``LedgerError``, or
+        whatever else failed). ``done`` must be quick and must not raise.
+        """
+        if self._signer is None:
+            raise LedgerError("this ledger was opened without the operator key: it is read-only")
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        verified = self._verify_signatures([submission])[0]
+        self._prevalidate([submission])
+        self._committer.enqueue(_Slot(submission, now, verified, done))
 
     def append(self, submissions: Sequence[Submission], *, now: datetime) -> list[AppendResult]:
         """Append a batch all-or-nothing, in one transaction.
 
         Raises the first rejection (with ``index`` set to its position) and writes nothing.
         """
-        outcomes = self._append_batch(list(submissions), now, atomic=True)
+        items = list(submissions)
+        if 0 < len(items) <= MAX_BATCH:
+            self._prevalidate(items)
+        outcomes = self._append_batch(items, now, atomic=True)
         results: list[AppendResult] = []
         for outcome in outcomes:
             assert isinstance(outcome, AppendResult)
@@ -256,8 +302,17 @@ class Ledger:
         return results
 
     def _append_batch(
-        self, items: list[Submission], now: datetime, *, atomic: bool
+        self,
+        items: list[Submission],
+        now: datetime,
+        *,
+        atomic: bool,
+        verified: Sequence[bool] | None = None,
     ) -> list[AppendResult | LedgerError]:
+        """Commit ``items`` in one transaction. ``verified`` flags the items whose signature
+        was already checked (against the key their key id names); the others are checked
+        here. With ``atomic`` the first refusal is raised and nothing is written; without it
+        refused items get their error and the rest are committed."""
         if self._signer is None:
             raise LedgerError("this ledger was opened without the operator key: it is read-only")
         if not items:
@@ -266,7 +321,7 @@ class Ledger:
             raise MalformedStatementError(f"a batch holds at most {MAX_BATCH} statements")
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        presigned = self._verify_signatures(items)
+        presigned = self._verify_signatures(items, verified)
         with self._head_lock, self.store.write() as tx:
             head = self._load_head(tx)
             state = head.state.copy()
@@ -354,12 +409,17 @@ class Ledger:
                 results.append(AppendResult(batch_receipts[outcome], created=True))
         return results
 
-    def _verify_signatures(self, items: Sequence[Submission]) -> list[bool]:
+    def _verify_signatures(
+        self, items: Sequence[Submission], verified: Sequence[bool] | None = None
+    ) -> list[bool]:
         """Check signatures against keys already known, in parallel and outside the lock.
 
-        Returns, per item, whether its signature has been verified; unknown keys (e.g.
-        registered earlier in this very batch) are left to ``judge`` under the lock. A bad
-        signature is reported there too, so the error has one source."""
+        Returns, per item, whether its signature has been verified (items flagged in
+        ``verified`` are not checked again); unknown keys (e.g. registered earlier in this
+        very batch) are left to ``judge`` under the lock. A bad signature is reported there
+        too, so the error has one source. A key id is the hash of its public key, so a
+        signature verified here stays verified whatever the state becomes; whether the key
+        may sign at that seq is judged under the lock."""
         head = self._head
         keys = head.state.keys if head is not None else {}
 
@@ -370,11 +430,35 @@ class Ledger:
                 out.append(info is not None and sub.verify_signature(info.public_key))
             return out
 
+        if verified is not None:
+            todo = [i for i, done in enumerate(verified) if not done]
+            flags = list(verified)
+            for i, ok in zip(todo, self._verify_signatures([items[i] for i in todo]), strict=True):
+                flags[i] = ok
+            return flags
         if len(items) < _PARALLEL_VERIFY_MIN:
             return check(items)
         half = len(items) // 2
         other = self._pool.submit(check, items[half:])  # cryptography releases the GIL
         return check(items[:half]) + other.result()
+
+    def _prevalidate(self, items: Sequence[Submission]) -> None:
+        """Run the body validators once outside the lock, against the last known state.
+
+        Validators are pure functions of (state, seq, statement), so this changes nothing;
+        what it buys is that their stateless work (parsing an EPCIS event, which the domain
+        memoises by the statement's bytes) is done here, in parallel with other processes'
+        locked sections, and the authoritative call under the lock is cheap. Its verdict is
+        ignored: the state may change before the lock is taken."""
+        head = self._head
+        if head is None or not self.validators:
+            return
+        for sub in items:
+            validator = self.validators.get(sub.statement.kind)
+            if validator is not None:
+                # The verdict is ignored, whatever it is: judged again under the lock.
+                with contextlib.suppress(Exception):
+                    validator(head.state, head.size, sub.statement)
 
     def _load_head(self, tx: Reader) -> _Head:
         """The head as committed, reusing the cache when no other process has appended.
@@ -554,62 +638,86 @@ class Ledger:
 
 
 class _Slot:
-    __slots__ = ("done", "now", "result", "submission")
+    __slots__ = ("done", "now", "submission", "verified")
 
-    def __init__(self, submission: Submission, now: datetime) -> None:
+    def __init__(
+        self,
+        submission: Submission,
+        now: datetime,
+        verified: bool,
+        done: Callable[[AppendResult | Exception], None],
+    ) -> None:
         self.submission = submission
         self.now = now
-        self.done = False
-        self.result: AppendResult | LedgerError | None = None
+        self.verified = verified
+        self.done = done
 
 
 class _GroupCommitter:
-    """Leader/follower group commit: the first waiting thread commits everyone's pending
-    statements in one transaction; the others sleep until their result is ready."""
+    """Group commit: one committer thread per ledger takes every statement queued while its
+    previous commit ran and commits them in one transaction (at most ``max_batch``), then
+    hands each caller its outcome. An idle committer commits a lone statement at once, so
+    batching costs no latency; under load the batch grows with the queue.
+
+    The thread starts with the first statement and stops when the ledger is closed, after
+    committing what was queued before. It is a daemon thread: a process that dies mid-commit
+    leaves the transaction uncommitted, exactly like a crash."""
 
     def __init__(self, ledger: Ledger, max_batch: int = MAX_BATCH) -> None:
         self._ledger = ledger
         self._max = max_batch
         self._cv = threading.Condition()
         self._pending: list[_Slot] = []
-        self._leading = False
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
-    def submit(self, submission: Submission, now: datetime) -> AppendResult:
-        slot = _Slot(submission, now)
+    def enqueue(self, slot: _Slot) -> None:
         with self._cv:
+            if self._closed:
+                raise LedgerError("the ledger is closed")
             self._pending.append(slot)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="fairledger-commit", daemon=True
+                )
+                self._thread.start()
+            self._cv.notify()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
         while True:
             with self._cv:
-                while not slot.done and self._leading:
+                while not self._pending and not self._closed:
                     self._cv.wait()
-                if slot.done:
-                    break
-                self._leading = True
+                if not self._pending:
+                    return
                 batch = self._pending[: self._max]
                 del self._pending[: self._max]
-            outcomes: list[AppendResult | LedgerError] | None = None
-            try:
-                when = max(s.now for s in batch)
-                outcomes = self._ledger._append_batch(
-                    [s.submission for s in batch], when, atomic=False
-                )
-            except LedgerError as exc:
-                outcomes = [exc] * len(batch)
-            finally:
-                # Results are published in the same critical section that gives up the lead,
-                # so no follower can wake to find its slot neither done nor pending.
-                with self._cv:
-                    if outcomes is None:
-                        outcomes = [LedgerError("append interrupted")] * len(batch)
-                    for s, outcome in zip(batch, outcomes, strict=True):
-                        s.result = outcome
-                        s.done = True
-                    self._leading = False
-                    self._cv.notify_all()
-        if isinstance(slot.result, LedgerError):
-            raise slot.result
-        assert slot.result is not None
-        return slot.result
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Slot]) -> None:
+        outcomes: Sequence[AppendResult | Exception]
+        try:
+            outcomes = self._ledger._append_batch(
+                [s.submission for s in batch],
+                max(s.now for s in batch),
+                atomic=False,
+                verified=[s.verified for s in batch],
+            )
+        except Exception as exc:  # noqa: BLE001 - handed to every caller of this batch
+            outcomes = [exc] * len(batch)
+        for slot, outcome in zip(batch, outcomes, strict=True):
+            # A callback that fails (say, its event loop has closed) must not stop the
+            # committer: the statement is committed or refused either way.
+            with contextlib.suppress(Exception):
+                slot.done(outcome)
 
 
 def _new_record(record: Record) -> NewRecord:

@@ -2,12 +2,18 @@
 
 The raw body is parsed strictly by ``Submission.parse`` (duplicate keys, floats, bad UTF-8 and
 lone surrogates refused) and never re-serialised: the signature covers the statement's exact
-canonical bytes. Endpoints are plain ``def`` so FastAPI runs them in its thread pool, where
-concurrent ``ledger.submit`` calls are group-committed into one transaction.
+canonical bytes.
+
+A single submission is parsed, its signature verified and its body pre-validated on the event
+loop, then queued with ``ledger.submit_nowait`` for the ledger's committer thread, which
+group-commits everything queued meanwhile; the request awaits its outcome without holding a
+worker thread. The batch endpoint is a plain ``def`` (FastAPI runs it in its thread pool):
+it is one transaction of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 
@@ -123,9 +129,28 @@ def _batch_response(results: Sequence[AppendResult]) -> Response:
     },
     openapi_extra=_body_doc("SubmissionCreate", EXAMPLE_SUBMISSION_JSON),
 )
-def submit_statement(body: JsonBody, ledger: LedgerDep, now: NowDep) -> Response:
+async def submit_statement(body: JsonBody, ledger: LedgerDep, now: NowDep) -> Response:
     """Append one signed statement; a replay returns the original receipt."""
-    return _receipt_response(ledger.submit(Submission.parse(body), now=now))
+    submission = Submission.parse(body)
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[AppendResult | Exception] = loop.create_future()
+
+    def done(result: AppendResult | Exception) -> None:  # called in the committer thread
+        if not loop.is_closed():  # a server shutting down may have closed it
+            loop.call_soon_threadsafe(_settle, outcome, result)
+
+    ledger.submit_nowait(submission, now=now, done=done)
+    result = await outcome
+    if isinstance(result, Exception):
+        raise result
+    return _receipt_response(result)
+
+
+def _settle(
+    future: asyncio.Future[AppendResult | Exception], result: AppendResult | Exception
+) -> None:
+    if not future.done():  # the client may have gone away; the statement is committed anyway
+        future.set_result(result)
 
 
 @router.post(

@@ -3,16 +3,26 @@
 ``SqlStore`` hands out read and write transactions whose methods take and return plain
 Python values, so ``ledger.log`` (the append pipeline) never sees SQLAlchemy. Write
 transactions hold the ledger's single writer lock for their whole life: ``BEGIN IMMEDIATE``
-on SQLite, a transaction-scoped advisory lock on PostgreSQL. Nothing here commits on its own;
-the transaction context commits on success and rolls back on any error.
+on SQLite, a transaction-scoped advisory lock on PostgreSQL. On a SQLite file, writers first
+take an exclusive ``flock`` on a lock file beside the database (``<db>-writer.lock``): a
+process waiting for it is woken the moment the holder commits, where SQLite's busy handler
+would poll with sleeps of 1 to 100 ms and leave the database idle in between. Nothing here
+commits on its own; the transaction context commits on success and rolls back on any error.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone serialises
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import (
     Connection,
@@ -58,6 +68,17 @@ PG_APPEND_LOCK = 0x46414952
 #: SQLite's default limit on bound parameters per statement is 32766; stay well below.
 _IN_CHUNK = 900
 _IDX_MASK = (1 << NODE_SHIFT) - 1
+#: PostgreSQL bulk inserts: every column as one array parameter (see ``insert_batch``).
+_PG_INSERT_RECORDS = text(
+    "INSERT INTO records (seq, entry_hash, leaf, kind, author, nonce, key_id) "
+    "SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:entry_hash AS bytea[]), "
+    "CAST(:leaf AS bytea[]), CAST(:kind AS text[]), CAST(:author AS text[]), "
+    "CAST(:nonce AS text[]), CAST(:key_id AS text[]))"
+)
+_PG_INSERT_NODES = text(
+    "INSERT INTO tree_nodes (node, hash) "
+    "SELECT * FROM unnest(CAST(:node AS bigint[]), CAST(:hash AS bytea[]))"
+)
 #: Projection tables owned by the core, in dependency order (children last).
 CORE_PROJECTIONS = ("participants", "participant_keys", "projection_documents", "projection_meta")
 
@@ -304,27 +325,56 @@ class WriteTx(Reader):
         nodes: Sequence[tuple[int, int, bytes]],
         checkpoint: tuple[int, bytes, str] | None,
     ) -> None:
-        """Insert records, the tree nodes they complete and (optionally) one checkpoint."""
+        """Insert records, the tree nodes they complete and (optionally) one checkpoint.
+
+        On PostgreSQL each table's rows go in one ``INSERT ... SELECT FROM unnest(arrays)``:
+        one statement and one round trip however many rows (psycopg's ``executemany`` would
+        send one INSERT per row). SQLite's ``executemany`` already runs one prepared
+        statement in a C loop."""
         if new_records:
-            self.conn.execute(
-                insert(records),
-                [
+            if self.conn.dialect.name == "postgresql":
+                self.conn.execute(
+                    _PG_INSERT_RECORDS,
                     {
-                        "seq": r.seq,
-                        "entry_hash": r.entry_hash,
-                        "leaf": r.leaf,
-                        "kind": r.kind,
-                        "author": r.author,
-                        "nonce": r.nonce,
-                        "key_id": r.key_id,
-                    }
-                    for r in new_records
-                ],
-            )
+                        "seq": [r.seq for r in new_records],
+                        "entry_hash": [r.entry_hash for r in new_records],
+                        "leaf": [r.leaf for r in new_records],
+                        "kind": [r.kind for r in new_records],
+                        "author": [r.author for r in new_records],
+                        "nonce": [r.nonce for r in new_records],
+                        "key_id": [r.key_id for r in new_records],
+                    },
+                )
+            else:
+                self.conn.execute(
+                    insert(records),
+                    [
+                        {
+                            "seq": r.seq,
+                            "entry_hash": r.entry_hash,
+                            "leaf": r.leaf,
+                            "kind": r.kind,
+                            "author": r.author,
+                            "nonce": r.nonce,
+                            "key_id": r.key_id,
+                        }
+                        for r in new_records
+                    ],
+                )
         if nodes:
-            self.conn.execute(
-                insert(tree_nodes), [{"node": node_key(lv, i), "hash": h} for lv, i, h in nodes]
-            )
+            if self.conn.dialect.name == "postgresql":
+                self.conn.execute(
+                    _PG_INSERT_NODES,
+                    {
+                        "node": [node_key(lv, i) for lv, i, _h in nodes],
+                        "hash": [h for _lv, _i, h in nodes],
+                    },
+                )
+            else:
+                self.conn.execute(
+                    insert(tree_nodes),
+                    [{"node": node_key(lv, i), "hash": h} for lv, i, h in nodes],
+                )
         if checkpoint is not None:
             size, root, note = checkpoint
             self.conn.execute(insert(checkpoints).values(size=size, root=root, note=note))
@@ -413,6 +463,29 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        database = engine.url.database if self.dialect == "sqlite" else None
+        self._lock_path = (
+            f"{database}-writer.lock"
+            if database and database != ":memory:" and not database.startswith("file:")
+            else None
+        )
+        self._lock_fd: int | None = None
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        """Exclusive among this store's threads and, on a SQLite file, among processes."""
+        with self._thread_lock:
+            if self._lock_path is None or fcntl is None:
+                yield
+                return
+            if self._lock_fd is None:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while waiting
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Reader]:
@@ -439,7 +512,7 @@ class SqlStore:
     def write(self) -> Iterator[WriteTx]:
         """A transaction holding the append lock; commits when the block succeeds."""
         try:
-            with self.engine.connect() as raw:
+            with self._writer_lock(), self.engine.connect() as raw:
                 conn = raw.execution_options(**{WRITE: True})
                 with conn.begin():
                     if self.dialect == "postgresql":
@@ -454,3 +527,7 @@ class SqlStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        with self._thread_lock:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None

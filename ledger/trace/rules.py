@@ -109,10 +109,11 @@ _PARTY = re.compile(re.escape(DIGITAL_LINK_BASE) + r"/417/([0-9]{13})", re.ASCII
 _LOCATION = re.compile(re.escape(DIGITAL_LINK_BASE) + r"/414/([0-9]{13})(?:/254/.+)?", re.ASCII)
 _UOM = re.compile(r"[A-Z0-9]{2,3}", re.ASCII)
 _MAX_REASON = 200
-_CACHE_SIZE = 256
-#: Parsed bodies by the statement's canonical bytes: the validator and then the projection
-#: read the same statement one after the other within an append, and parsing is a pure
-#: function of those bytes. Kept small: only the last few are ever asked for again.
+_CACHE_SIZE = 4096
+#: Parsed bodies by the statement's canonical bytes: the ledger pre-validates every statement
+#: outside its append lock, then the validator and the projection read it again under the
+#: lock, and parsing is a pure function of those bytes. Sized for the statements in flight
+#: (a few batches of up to 1,000), about 6 KB each.
 _parsed: dict[bytes, TraceEvent] = {}
 
 

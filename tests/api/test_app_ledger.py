@@ -100,6 +100,7 @@ def test_failures_never_leak_internals(
 
     monkeypatch.setattr(chain.ledger, "latest_checkpoint", fail)
     monkeypatch.setattr(chain.ledger, "submit", fail)
+    monkeypatch.setattr(chain.ledger, "submit_nowait", fail)
     if path == "/v1/statements":
         body = chain.sale("mill")[0].to_json()
         response = client.post(path, json=body)

@@ -330,24 +330,26 @@ def test_body_at_the_limit_is_read(chain: Chain, client: TestClient) -> None:
 
 
 def test_concurrent_posts_are_group_committed(chain: Chain, client: TestClient) -> None:
-    """N requests from N threads: the first commit is held until every request has reached
-    ``ledger.submit``, so the others queue behind it and commit together."""
+    """N requests from N threads: the first commit is held until every request has been
+    queued (``ledger.submit_nowait``), so the others queue behind it and commit together."""
     ledger = chain.ledger
     n = 16
     subs = chain.sale("mill", n)
     entered = 0
     everyone_in = threading.Event()
     lock = threading.Lock()
-    real_submit = ledger.submit
+    real_submit = ledger.submit_nowait
     real_write = ledger.store.write
 
-    def counting_submit(sub: Submission, *, now: Any) -> AppendResult:
+    def counting_submit(
+        sub: Submission, *, now: Any, done: Callable[[AppendResult | Exception], None]
+    ) -> None:
         nonlocal entered
+        real_submit(sub, now=now, done=done)
         with lock:
             entered += 1
             if entered == n:
                 everyone_in.set()
-        return real_submit(sub, now=now)
 
     def held_write() -> AbstractContextManager[WriteTx]:
         assert everyone_in.wait(timeout=30), "requests did not arrive concurrently"
@@ -357,7 +359,7 @@ def test_concurrent_posts_are_group_committed(chain: Chain, client: TestClient) 
         checkpoints_before = len(tx.checkpoints())
     size = ledger.size
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ledger, "submit", counting_submit)
+        mp.setattr(ledger, "submit_nowait", counting_submit)
         mp.setattr(ledger.store, "write", held_write)
         with ThreadPoolExecutor(max_workers=n) as pool:
             responses = list(pool.map(lambda s: post_sub(client, s), subs))

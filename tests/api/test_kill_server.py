@@ -25,11 +25,15 @@ import pytest
 from ledger.keys import save_private_key
 from ledger.log import Ledger
 from ledger.receipt import Receipt
+from ledger.state import Kind
+from ledger.trace.builders import Amount, commission, lot_id, trace_body, with_check_digit
 from ledger.verify import verify_database
-from tests.factory import key_for, new_chain
+from tests.factory import T0, key_for, new_chain
 
 FAIRLEDGER = str(Path(sys.executable).parent / "fairledger")
 TRIALS = 3
+MILL_GLN = with_check_digit("950600013436")
+GTIN = "09506000134352"
 
 
 def _free_port() -> int:
@@ -61,7 +65,10 @@ def _start(home: Path, url: str, port: int) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_sigkill_mid_batch_loses_nothing(database_url: str, tmp_path: Path) -> None:
-    chain = new_chain(database_url, ("mill", ("supplier", "buyer")))
+    chain = new_chain(database_url)
+    body = chain.register_body("mill", ["supplier", "buyer"])
+    body["gln"] = MILL_GLN  # trace events are recorded by the party with that GLN
+    chain.ledger.submit(chain.statement("operator", Kind.REGISTER, body), now=chain.tick())
     vkey = chain.ledger.verifier.vkey
     chain.ledger.close()
     home = tmp_path / "home"
@@ -89,8 +96,15 @@ def test_sigkill_mid_batch_loses_nothing(database_url: str, tmp_path: Path) -> N
                     subs = [
                         chain.statement(
                             "mill",
-                            "sale.report",
-                            {"lot": "L", "quantity": "1"},
+                            Kind.TRACE_EVENT,
+                            trace_body(
+                                commission(
+                                    event_id=f"urn:uuid:{trial}-{worker}-{n:04d}-{i:02d}",
+                                    when=T0,
+                                    gln=MILL_GLN,
+                                    lots=[Amount(lot_id(GTIN, f"K{trial}-{worker}-{n}-{i}"), 1)],
+                                )
+                            ),
                             nonce=f"k{trial}-{worker}-{n:04d}-{i:02d}",
                         )
                         for i in range(10)
@@ -117,12 +131,14 @@ def test_sigkill_mid_batch_loses_nothing(database_url: str, tmp_path: Path) -> N
         threads = [threading.Thread(target=client, args=(w,)) for w in range(3)]
         for t in threads:
             t.start()
-        done.wait(timeout=120)
+        enough = done.wait(timeout=120)
         server.send_signal(signal.SIGKILL)  # other batches are still in flight
         server.wait()
         done.set()
         for t in threads:
             t.join(timeout=60)
+        # A client that got anything but 201 stops without setting `done`.
+        assert enough, f"trial {trial}: only {len(acknowledged)} statements acknowledged"
 
     report = verify_database(database_url, operator_vkey=vkey)
     assert report.ok, report.findings

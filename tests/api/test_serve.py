@@ -95,6 +95,12 @@ def test_serve_one_worker_runs_uvicorn_on_its_socket(
     [(config, sockets)] = ran
     assert len(sockets) == 1
     assert config.http.__name__ == "NoDelayHTTPProtocol"
+    assert config.access_log is True
+    ran.clear()
+    result = CliRunner().invoke(serve, ["--port", "0", "--no-access-log"])
+    assert result.exit_code == 0, result.output
+    [(config, _)] = ran
+    assert config.access_log is False
 
 
 def test_serve_many_workers_starts_one_process_each(
@@ -103,13 +109,16 @@ def test_serve_many_workers_starts_one_process_each(
     home = _home(tmp_path)
     calls: list[tuple[Settings, str, int, int]] = []
 
-    def fake_workers(settings: Settings, host: str, port: int, workers: int, level: str) -> int:
+    def fake_workers(
+        settings: Settings, host: str, port: int, workers: int, level: str, *, access_log: bool
+    ) -> int:
+        assert access_log is False
         calls.append((settings, host, port, workers))
         return 0
 
     monkeypatch.setenv("FAIRLEDGER_HOME", str(home))
     monkeypatch.setattr(serve_module, "run_workers", fake_workers)
-    result = CliRunner().invoke(serve, ["--workers", "3", "--port", "0"])
+    result = CliRunner().invoke(serve, ["--workers", "3", "--port", "0", "--no-access-log"])
     assert result.exit_code == 0, result.output
     [(settings, host, port, workers)] = calls
     assert (host, port, workers) == ("127.0.0.1", 0, 3)
@@ -138,11 +147,19 @@ def test_serve_help() -> None:
     assert "SO_REUSEPORT" in result.output
 
 
-def _worker_exits(settings: dict[str, Any], host: str, port: int, level: str) -> None:
+def _worker_exits(
+    settings: dict[str, Any], host: str, port: int, level: str, access_log: bool
+) -> None:
     """Stands in for a server process: exits with a code only its arguments can produce."""
-    raise SystemExit(len(Path(settings["home"]).name) + port)
+    raise SystemExit(len(Path(settings["home"]).name) + port + access_log)
 
 
 def test_run_workers_spawns_each_process_and_reports_its_exit(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
-    assert serve_module.run_workers(settings, "127.0.0.1", 0, 2, "info", target=_worker_exits) == 4
+    assert serve_module.run_workers(settings, "127.0.0.1", 0, 2, "info", target=_worker_exits) == 5
+    assert (
+        serve_module.run_workers(
+            settings, "127.0.0.1", 0, 2, "info", access_log=False, target=_worker_exits
+        )
+        == 4
+    )
