@@ -649,6 +649,13 @@ def _quiet(_line: str) -> None:
     is_flag=True,
     help="Smaller trace and contracts workloads (a tenth), for a quick look.",
 )
+@click.option(
+    "--fairness-ledger",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="contracts: keep the ~1,000,000-record contract ledger for the fairness figure here "
+    "(built on the first run, about ten minutes; reused after). Without it, the fairness "
+    "figure is measured only with --reduced.",
+)
 @pass_ctx
 def bench(
     ctx: _Context,
@@ -662,6 +669,7 @@ def bench(
     sections: tuple[str, ...],
     run_all: bool,
     reduced: bool,
+    fairness_ledger: Path | None,
 ) -> None:
     """Measure speed and print the figures: Ed25519, append, proofs and verification (core),
     the HTTP API, traceability queries, settlement and fairness, lot bundles and the
@@ -707,9 +715,8 @@ def bench(
         if "contracts" in chosen:
             from contracts.bench import run_contract_bench
 
-            scale = 10 if reduced else 1
             figures["contracts"] = run_contract_bench(
-                echo=say, deliveries=100_000 // scale, sales=10_000 // scale
+                echo=say, reduced=reduced, fairness_dir=fairness_ledger
             )
         if "bundle" in chosen:
             from api.bench_bundle import run_bundle_bench

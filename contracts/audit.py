@@ -38,6 +38,7 @@ the number of obligations past due and still unpaid.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,32 @@ def ratio_json(value: Fraction | None) -> JSONValue:
         Decimal("0.000001"), rounding=ROUND_HALF_EVEN
     )
     return {"exact": exact, "decimal": f"{decimal:f}"}
+
+
+_AMOUNT_TEXT: dict[int, re.Pattern[str]] = {}
+
+
+def _minor(text: str, currency: Currency) -> int:
+    """``Money.parse(text, currency).minor``, read directly when ``text`` has exactly the
+    currency's decimal places (as every statement amount does; a statement holds hundreds of
+    thousands); anything else goes through ``Money.parse`` and raises like it."""
+    exponent = currency.exponent
+    pattern = _AMOUNT_TEXT.get(exponent)
+    if pattern is None:
+        tail = rf"\.[0-9]{{{exponent}}}" if exponent else ""
+        pattern = _AMOUNT_TEXT[exponent] = re.compile(rf"-?(?:0|[1-9][0-9]{{0,30}}){tail}")
+    if type(text) is str and pattern.fullmatch(text):
+        return int(text.replace(".", "", 1))
+    return Money.parse(text, currency).minor
+
+
+def _below_floor(net_minor: int, exponent: int, accepted: Decimal, floor: Decimal) -> bool:
+    """``net / accepted < floor`` exactly (``accepted > 0``), in integers:
+    net_minor / 10^e < floor × accepted."""
+    floor_n, floor_d = floor.as_integer_ratio()
+    accepted_n, accepted_d = accepted.as_integer_ratio()
+    scale: int = 10**exponent
+    return net_minor * floor_d * accepted_d < floor_n * accepted_n * scale
 
 
 def _four_places(value: Fraction) -> str:
@@ -598,15 +625,17 @@ def fairness_of(
         goods = shared = 0
         flows = values[(stated_period, currency.code)]
         for line in statement.deliveries:
-            net = Money.parse(line.net, currency).minor
+            net = _minor(line.net, currency)
             flows[line.supplier] += net
             flows[line.buyer] -= net
             if line.supplier in producers:
                 goods += net
             product = terms.product(line.gtin)
             floor = product.pricing.floor if product is not None else None
+            if floor is None:
+                continue
             accepted = Decimal(line.accepted)
-            if floor is not None and accepted > 0:
+            if accepted > 0 and _below_floor(net, currency.exponent, accepted, floor):
                 unit = Fraction(Decimal(line.net)) / Fraction(accepted)
                 if unit < Fraction(floor):
                     findings.append(
@@ -623,7 +652,7 @@ def fairness_of(
                     )
         for share_line in statement.revenue_shares:
             for part in share_line.parts:
-                amount = Money.parse(part.amount, currency).minor
+                amount = _minor(part.amount, currency)
                 flows[part.supplier] += amount
                 flows[share_line.seller] -= amount
                 if part.supplier in producers:

@@ -10,12 +10,15 @@ settles it and reports where the time went. Benchmarks are not tests: nothing he
 
 from __future__ import annotations
 
+import json
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from contracts.entries import Entry
 from contracts.provenance import ProvenanceGraph
@@ -39,6 +42,7 @@ __all__ = [
     "SettlementTiming",
     "bench_entries",
     "bench_terms",
+    "fairness_ledger",
     "run_contract_bench",
     "time_fairness",
     "time_settlement",
@@ -53,15 +57,17 @@ GTIN_FLOUR = "07612345000039"
 GTIN_BLEND = "07612345000046"
 
 
-def bench_terms(suppliers: list[str]) -> ContractTerms:
+def bench_terms(
+    suppliers: list[str], *, buyer: str = BUYER, contract_id: str = CONTRACT
+) -> ContractTerms:
     """Terms with every rule: market price and floor, cold chain, tiers, late delivery,
     revenue share to every supplier, 2/10 net 30 with late interest."""
     share = (Decimal(20) / len(suppliers)).quantize(Decimal("0.01"))
     return parse_terms(
         {
             "version": 1,
-            "contract_id": CONTRACT,
-            "parties": [{"id": BUYER, "roles": ["buyer"]}]
+            "contract_id": contract_id,
+            "parties": [{"id": buyer, "roles": ["buyer"]}]
             + [{"id": s, "roles": ["supplier"]} for s in suppliers],
             "currency": "EUR",
             "rounding": {"mode": "ROUND_HALF_EVEN"},
@@ -123,7 +129,7 @@ def bench_terms(suppliers: list[str]) -> ContractTerms:
                 "termination_after_days": 30,
             },
             "revenue_share": {
-                "payer": BUYER,
+                "payer": buyer,
                 "shares": [{"supplier": s, "percent": f"{share}"} for s in suppliers],
             },
             "payment": {
@@ -269,17 +275,60 @@ def time_fairness(url: str) -> tuple[int, float]:
         ledger.close()
 
 
+#: The marker ``fairness_ledger`` writes beside a completely built ledger.
+FAIRNESS_MARKER = "built.json"
+
+
+def fairness_ledger(
+    directory: str | Path, *, records: int, echo: Callable[[str], None]
+) -> tuple[str, bool]:
+    """The SQLite URL of the contract ledger of about ``records`` records kept in
+    ``directory`` (``contracts.fairness_bench``), building it first unless a complete one
+    (with its ``FAIRNESS_MARKER``) is there. Returns (url, whether it was reused)."""
+    from contracts.fairness_bench import build_fairness_ledger
+
+    folder = Path(directory)
+    database = folder / "ledger.db"
+    url = f"sqlite:///{database}"
+    marker = folder / FAIRNESS_MARKER
+    if marker.exists() and database.exists():
+        return url, True
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("ledger.db*"):
+        stale.unlink()
+    echo(f"contracts: building a {records:,}-record contract ledger in {folder} (once)...")
+    start = time.perf_counter()
+    built = build_fairness_ledger(url, records=records, echo=echo)
+    seconds = time.perf_counter() - start
+    marker.write_text(
+        json.dumps(
+            {"records": built.records, "counts": built.counts, "build_seconds": round(seconds)}
+        )
+    )
+    echo(f"contracts: built {built.records:,} records in {seconds:.0f} s")
+    return url, False
+
+
 def run_contract_bench(
     *,
     echo: Callable[[str], None],
     deliveries: int = 100_000,
     sales: int = 10_000,
     fairness_url: str | None = None,
+    fairness_dir: str | Path | None = None,
+    fairness_records: int = 1_000_000,
+    reduced: bool = False,
 ) -> dict[str, object]:
     """The contract engine's figures for ``fairledger bench``: settling one month of
     ``deliveries`` deliveries and ``sales`` sale reports (computing the statement, then its
-    RFC 8785 bytes and hash), and, given a ledger URL, the fairness report over it.
-    Prints each figure with ``echo``; returns them by name (seconds)."""
+    RFC 8785 bytes and hash), and the fairness report over a large contract ledger: the one
+    at ``fairness_url``, else the one kept in ``fairness_dir`` (built there once, of
+    ``fairness_records`` records). ``reduced`` divides every size by ten and, without a
+    directory, builds its small ledger in a temporary one. Prints each figure with ``echo``;
+    returns them by name (seconds)."""
+    if reduced:
+        deliveries, sales = deliveries // 10, sales // 10
+        fairness_records //= 10
     echo(f"contracts: building a month of {deliveries:,} deliveries and {sales:,} sales...")
     data = bench_entries(deliveries, sales)
     timing = time_settlement(data)
@@ -296,9 +345,15 @@ def run_contract_bench(
         f"{timing.settle_seconds:.2f} s (+ {timing.encode_seconds:.2f} s for the "
         f"{timing.statement_bytes / 1e6:.1f} MB canonical statement and its hash)"
     )
-    if fairness_url is not None:
-        records, seconds = time_fairness(fairness_url)
-        figures["fairness_records"] = records
-        figures["fairness_seconds"] = round(seconds, 3)
-        echo(f"contracts: fairness report over {records:,} records in {seconds:.2f} s")
+    with tempfile.TemporaryDirectory(prefix="fairledger-fairness-") as scratch:
+        url = fairness_url
+        if url is None and (fairness_dir is not None or reduced):
+            url, _reused = fairness_ledger(
+                fairness_dir or scratch, records=fairness_records, echo=echo
+            )
+        if url is not None:
+            records, seconds = time_fairness(url)
+            figures["fairness_records"] = records
+            figures["fairness_seconds"] = round(seconds, 3)
+            echo(f"contracts: fairness report over {records:,} records in {seconds:.2f} s")
     return figures

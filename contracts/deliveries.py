@@ -13,11 +13,19 @@ which events                ``ObjectEvent`` with ``bizStep`` ``shipping`` (autho
 lot, GTIN, quantity, unit   ``quantityList`` elements whose ``epcClass`` is a lot
                             (``https://id.gs1.org/01/<gtin>/10/<lot>``) with a ``quantity``;
                             ``uom`` (absent = each). Repeated lots in one event are summed
+                            (what a receiving event lists is what was delivered)
 pairing                     a receiving element pairs with the earliest unpaired shipping
                             element of the same lot, recorded before it by another party,
                             that shares a ``bizTransactionList`` entry of type ``po`` or
                             ``desadv`` (same type and id)
-accepted / rejected         accepted = received quantity; rejected = shipped − accepted
+accepted / rejected         as the trace domain reads a receipt (``ledger.trace.rules``,
+                            ``ledger.storage.trace``): accepted = delivered − rejected per
+                            (lot, unit), where the rejected part is the receiving event's
+                            ``fairledger:rejectedQuantityList`` entry for that lot and unit
+                            (namespace ``ledger.trace.rules.FAIRLEDGER_NS``), never more
+                            than was delivered; the delivery's rejected quantity is
+                            shipped − accepted, so a short receipt and a refused part are
+                            both unpaid
 delivered on                the local calendar date of the receiving ``eventTime`` in its
                             ``eventTimeZoneOffset``
 conditions                  ``sensorElementList`` reports of both events: ``value``,
@@ -29,8 +37,9 @@ rejection reason, contract  prefix the event's ``@context`` declares for it: ``d
                             applies, so lateness is only what both parties' statements
                             support; none means not late), ``forceMajeure`` (``true`` on the
                             shipping event), ``rejectionReason`` (text, on the receiving
-                            event), ``contract`` (a contract id; restricts the delivery to
-                            that contract)
+                            event; without it, the trace domain's
+                            ``fairledger:rejectionReason``), ``contract`` (a contract id;
+                            restricts the delivery to that contract)
 ==========================  ==================================================================
 
 Two readers give the same ``TraceEvent``: ``read_event_reference`` validates the event with
@@ -54,10 +63,18 @@ from typing import NamedTuple
 from contracts.entries import Entry
 from contracts.facts import ConditionReading, Delivery
 from ledger.canonical import JSONObject, JSONValue
+from ledger.errors import LedgerError
 from ledger.state import Kind
 from ledger.trace.epcis import ObjectEvent, parse_ledger_event
 from ledger.trace.errors import MalformedEventError
 from ledger.trace.facts import event_facts
+from ledger.trace.identifiers import normalize_lot
+from ledger.trace.rules import (
+    FAIRLEDGER_NS,
+    REJECTED_QUANTITY_LIST,
+    REJECTION_REASON,
+    parse_trace_body,
+)
 
 __all__ = [
     "CONTRACT_NS",
@@ -88,10 +105,14 @@ _CBV_FORMS = ("urn:epcglobal:cbv:", "https://ref.gs1.org/cbv/", "cbv:", "http://
 
 
 class LotQuantity(NamedTuple):
+    """One lot of an event. For a receiving event ``quantity`` is what the receiver accepted
+    (delivered − rejected) and ``rejected`` what it refused; elsewhere ``rejected`` is 0."""
+
     lot: str
     gtin: str
     quantity: Decimal
     uom: str | None
+    rejected: Decimal = Decimal(0)
 
 
 class TraceEvent(NamedTuple):
@@ -153,6 +174,51 @@ def _sum_lots(lots: Sequence[LotQuantity]) -> tuple[LotQuantity, ...]:
             else LotQuantity(item.lot, item.gtin, seen.quantity + item.quantity, item.uom)
         )
     return tuple(merged.values())
+
+
+#: Rejected quantities of a receipt by (lot, uom), and the trace domain's reason.
+Rejections = tuple[dict[tuple[str, str | None], Decimal], str | None]
+_NO_REJECTIONS: Rejections = ({}, None)
+
+
+def _accept(lots: tuple[LotQuantity, ...], rejections: Rejections) -> tuple[LotQuantity, ...]:
+    """Delivered lots (already summed per lot and unit) less what the receipt rejects, as
+    ``ledger.storage.trace`` books a receipt: accepted = delivered − min(rejected, delivered);
+    a rejection of a lot the event does not list by quantity changes nothing here."""
+    refused = rejections[0]
+    if not refused:
+        return lots
+    out = []
+    for item in lots:
+        rejected = refused.get((item.lot, item.uom))
+        if rejected is None:
+            out.append(item)
+            continue
+        rejected = min(rejected, item.quantity)
+        out.append(LotQuantity(item.lot, item.gtin, item.quantity - rejected, item.uom, rejected))
+    return tuple(out)
+
+
+def _trace_extension_keys(event: Mapping[str, JSONValue], name: str) -> list[str]:
+    """Keys of ``event`` that expand to ``FAIRLEDGER_NS + name`` under its ``@context``: the
+    rule of ``ledger.trace.rules`` (a full IRI, a prefix the context maps to the namespace, or
+    the prefix ``fairledger`` when the context does not map it elsewhere)."""
+    prefixes: dict[str, str] = {}
+    context = event.get("@context")
+    for entry in context if isinstance(context, list) else []:
+        if isinstance(entry, dict):
+            prefixes.update({k: v for k, v in entry.items() if isinstance(v, str)})
+    found = []
+    for key in event:
+        if key == FAIRLEDGER_NS + name:
+            found.append(key)
+            continue
+        prefix, colon, local = key.partition(":")
+        if colon and local == name:
+            namespace = prefixes.get(prefix, FAIRLEDGER_NS if prefix == "fairledger" else None)
+            if namespace == FAIRLEDGER_NS:
+                found.append(key)
+    return found
 
 
 def _extensions(event: Mapping[str, JSONValue]) -> tuple[dict[str, JSONValue], list[str]]:
@@ -288,6 +354,20 @@ def read_event_reference(entry: Entry) -> TraceEvent | None:
         for value in (reading.value, reading.min_value, reading.max_value):
             if value is not None:
                 readings.append(ConditionReading(measure, value, reading.uom))
+    rejections = _NO_REJECTIONS
+    if _trace_extension_keys(raw, REJECTED_QUANTITY_LIST) or _trace_extension_keys(
+        raw, REJECTION_REASON
+    ):
+        # The trace domain's own reading of the receipt (in the ledger form the event
+        # normalises to); an event it refuses could not have been appended.
+        try:
+            trace = parse_trace_body({"event": event.ledger_form()})
+        except LedgerError:
+            return None
+        refused: dict[tuple[str, str | None], Decimal] = {
+            (r.lot, r.uom): r.quantity for r in trace.rejections
+        }
+        rejections = (refused, trace.rejection_reason)
     due, majeure, reason, contract, problems = _contract_fields(raw)
     return TraceEvent(
         seq=entry.seq,
@@ -295,14 +375,14 @@ def read_event_reference(entry: Entry) -> TraceEvent | None:
         event_id=facts.event_id,
         biz_step=facts.biz_step,
         delivered_on=delivered_on,
-        lots=_sum_lots(lots),
+        lots=_accept(_sum_lots(lots), rejections),
         transactions=tuple(
             (t.type, t.id) for t in facts.biz_transactions if t.type in _PAIRING_TYPES
         ),
         readings=tuple(readings),
         due_on=due,
         force_majeure=majeure,
-        rejection_reason=reason,
+        rejection_reason=reason or rejections[1],
         contract=contract,
         declares=declares,
         problems=problems,
@@ -409,6 +489,58 @@ def _fast_transactions(value: JSONValue) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+_UOM = re.compile(r"[A-Z0-9]{2,3}", re.ASCII)
+_MAX_REASON = 200
+_REJECTION_NAMES = (REJECTED_QUANTITY_LIST, REJECTION_REASON)
+
+
+@lru_cache(maxsize=4096)
+def _normal_lot(text: str) -> bool:
+    try:
+        return normalize_lot(text) == text
+    except LedgerError:
+        return False
+
+
+def _fast_rejections(raw: JSONObject, step: object) -> Rejections:
+    """The receipt's rejections when they are exactly as ``ledger.trace.rules`` accepts them
+    (else ``_NotNormalError``: the reference reader asks the trace domain)."""
+    for key in raw:
+        if key.endswith(_REJECTION_NAMES):
+            break
+    else:
+        return _NO_REJECTIONS
+    list_keys = _trace_extension_keys(raw, REJECTED_QUANTITY_LIST)
+    reason_keys = _trace_extension_keys(raw, REJECTION_REASON)
+    if not list_keys and not reason_keys:
+        return _NO_REJECTIONS
+    if step != _RECEIVING or len(list_keys) != 1 or len(reason_keys) != 1:
+        raise _NotNormalError
+    reason, items = raw[reason_keys[0]], raw[list_keys[0]]
+    if (
+        not isinstance(reason, str)
+        or not reason.strip()
+        or len(reason) > _MAX_REASON
+        or any(ord(ch) < 0x20 for ch in reason)
+        or not isinstance(items, list)
+        or not items
+    ):
+        raise _NotNormalError
+    refused: dict[tuple[str, str | None], Decimal] = {}
+    for item in items:
+        if not isinstance(item, dict) or not item.keys() <= {"epcClass", "quantity", "uom"}:
+            raise _NotNormalError
+        lot, uom = item.get("epcClass"), item.get("uom")
+        if not isinstance(lot, str) or _LOT.fullmatch(lot) is None or not _normal_lot(lot):
+            raise _NotNormalError
+        if uom is not None and not (isinstance(uom, str) and _UOM.fullmatch(uom)):
+            raise _NotNormalError
+        if (lot, uom) in refused:
+            raise _NotNormalError
+        refused[(lot, uom)] = _decimal(item.get("quantity"), positive=True)
+    return refused, reason
+
+
 def _fast(entry: Entry, raw: JSONObject) -> TraceEvent | None:
     declaration = raw.get("errorDeclaration")
     step = raw.get("bizStep")
@@ -438,6 +570,7 @@ def _fast(entry: Entry, raw: JSONObject) -> TraceEvent | None:
         delivered_on = moment.date()
     else:
         delivered_on = _local_date(moment - (own or timedelta(0)), offset)
+    rejections = _fast_rejections(raw, step)
     due, majeure, reason, contract, problems = _contract_fields(raw)
     return TraceEvent(
         entry.seq,
@@ -445,12 +578,12 @@ def _fast(entry: Entry, raw: JSONObject) -> TraceEvent | None:
         event_id,
         step if isinstance(step, str) else None,
         delivered_on,
-        _sum_lots(_fast_lots(raw.get("quantityList"))),
+        _accept(_sum_lots(_fast_lots(raw.get("quantityList"))), rejections),
         _fast_transactions(raw.get("bizTransactionList")),
         tuple(_fast_readings(raw.get("sensorElementList"))),
         due,
         majeure,
-        reason,
+        reason or rejections[1],
         contract,
         None,
         problems,
@@ -484,7 +617,9 @@ def read_events(entries: Iterable[Entry]) -> list[TraceEvent]:
 
 
 class MatchedDelivery(NamedTuple):
-    """One lot shipped by ``supplier`` and received by ``buyer`` (see the module docstring)."""
+    """One lot shipped by ``supplier`` and received by ``buyer`` (see the module docstring):
+    ``received`` is the quantity the buyer accepted (delivered less what its receipt
+    rejected)."""
 
     delivery_id: str
     supplier: str

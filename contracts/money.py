@@ -261,8 +261,12 @@ class Money:
     # -- views --------------------------------------------------------------------------
 
     def to_decimal(self) -> Decimal:
-        """The amount in major units, with exactly ``currency.exponent`` decimal places."""
-        return Decimal(self.minor).scaleb(-self.currency.exponent)
+        """The amount in major units, with exactly ``currency.exponent`` decimal places.
+
+        Exact for any size: built from the digits, never through a ``decimal`` context (whose
+        28-digit precision would round a large amount silently)."""
+        digits = tuple(int(d) for d in str(abs(self.minor)))
+        return Decimal((1 if self.minor < 0 else 0, digits, -self.currency.exponent))
 
     @property
     def amount(self) -> str:

@@ -55,10 +55,6 @@ __all__ = [
     "round_ratio",
 ]
 
-#: Below this magnitude ``minor_text`` formats with integers; beyond it, ``Decimal`` does
-#: (``Decimal.scaleb`` rounds to the context precision, 28 digits by default).
-_FAST_MINOR = 10**26
-
 
 def ratio_text(numerator: int, denominator: int) -> str:
     """``str(Fraction(numerator, denominator))`` without building the Fraction
@@ -102,10 +98,8 @@ def minor_text(minor: int, exponent: int) -> str:
     ``"12.50"``, ``"-0.05"``, ``"7"``."""
     if exponent == 0:
         return str(minor)
-    if -_FAST_MINOR < minor < _FAST_MINOR:
-        whole, part = divmod(-minor if minor < 0 else minor, 10**exponent)
-        return f"{'-' if minor < 0 else ''}{whole}.{part:0{exponent}d}"
-    return f"{Decimal(minor).scaleb(-exponent):f}"
+    whole, part = divmod(-minor if minor < 0 else minor, 10**exponent)
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{exponent}d}"
 
 
 def _fraction(numerator: int, denominator: int) -> Fraction:

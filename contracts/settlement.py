@@ -87,7 +87,7 @@ from contracts.rules import (
     value_delivery,
 )
 from contracts.terms import ContractTerms
-from ledger.canonical import JSONObject, JSONValue, canonical_bytes
+from ledger.canonical import MAX_SAFE_INTEGER, JSONObject, JSONValue, canonical_bytes
 from ledger.state import Kind
 
 __all__ = [
@@ -131,6 +131,80 @@ def _exact(value: Fraction) -> str:
 
 def _value(line: Line) -> JSONObject:
     return {"amount": line.amount.amount, "exact": _exact(line.exact)}
+
+
+# -- canonical text, written directly ----------------------------------------------------
+#
+# A month's statement holds a hundred thousand lines (tens of megabytes). Building the
+# ``to_json()`` tree, validating it and encoding it costs more than settling, so
+# ``SettlementStatement.canonical`` writes the RFC 8785 text itself from the typed lines:
+# every object's members in sorted key order (the keys are fixed ASCII names, so code-point
+# order is JCS's UTF-16 order), integers in decimal, ``true``/``false``/``null``, and strings
+# through ``_s``, which quotes plain printable ASCII as is and hands anything else to
+# ``ledger.canonical`` (the one encoder). ``tests/contracts/test_settlement_canonical.py``
+# proves the result byte-identical to ``canonical_bytes(to_json())`` and to ``rfc8785``.
+
+
+def _object_template(*keys: str) -> str:
+    """A ``str.format`` template of a JSON object whose members are given positionally in
+    the order of ``keys`` and written in sorted key order (each value a JSON text)."""
+    ordered = sorted(range(len(keys)), key=lambda i: keys[i])
+    return "{{" + ",".join(f'"{keys[i]}":{{{i}}}' for i in ordered) + "}}"
+
+
+def _s(text: str) -> str:
+    """``text`` as a JSON string (RFC 8785)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return canonical_bytes(text).decode("utf-8")
+
+
+def _int(value: int) -> str:
+    if type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    return canonical_bytes(value).decode("utf-8")  # refuses it as the encoder would
+
+
+def _ints(values: Iterable[int]) -> str:
+    return "[" + ",".join(_int(v) for v in values) + "]"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _opt(text: str | None) -> str:
+    return "null" if text is None else _s(text)
+
+
+def _array(texts: Iterable[str]) -> str:
+    return "[" + ",".join(texts) + "]"
+
+
+_AMOUNT = _object_template("amount", "exact")
+_DELIVERY = _object_template(
+    "delivery", "version", "supplier", "buyer", "lot", "gtin", "unit", "shipped", "accepted",
+    "rejected", "rejection_reason", "due_on", "delivered_on", "days_late", "force_majeure",
+    "termination_right", "condition_percent", "goods", "late_penalty", "condition_penalty",
+    "net", "seqs",
+)  # fmt: skip
+_SHARE = _object_template(
+    "sale_seq", "seller", "lot", "revenue", "version", "pool", "parts", "seqs"
+)
+_PART = _object_template("lot", "supplier", "fraction", "amount", "exact", "seqs")
+_STATEMENT = _object_template(
+    "format", "contract_id", "period", "as_of_seq", "issued_on", "currency", "terms",
+    "market_prices", "deliveries", "unpriced", "revenue_shares", "charges", "obligations",
+)  # fmt: skip
+
+
+def _value_text(line: Line) -> str:
+    return _AMOUNT.format(_s(line.amount.amount), _s(_exact(line.exact)))
+
+
+def _json_text(value: JSONValue) -> str:
+    """Canonical text of a small JSON value (the statement's short sections)."""
+    return canonical_bytes(value).decode("utf-8")
 
 
 # -- statement lines -----------------------------------------------------------------------
@@ -230,6 +304,38 @@ class DeliveryLine:
             "seqs": list(d.seqs),
         }
 
+    def canonical_text(self) -> str:
+        """RFC 8785 text of ``to_json()``, written directly."""
+        d, p = self.delivery, self.priced
+        exponent = self.currency.exponent
+        return _DELIVERY.format(
+            _s(d.delivery_id),
+            _int(self.version),
+            _s(d.supplier),
+            _s(d.buyer),
+            _s(d.lot),
+            _s(d.gtin),
+            _s(self.unit),
+            _s(_dec(d.shipped)),
+            _s(_dec(d.received)),
+            _s(_dec(p.rejected)),
+            _opt(d.rejection_reason),
+            _s((d.due_on or d.delivered_on).isoformat()),
+            _s(d.delivered_on.isoformat()),
+            _int(p.days_late),
+            _bool(d.force_majeure),
+            _bool(p.termination_right),
+            _s(ratio_text(p.percent_n, p.percent_d)),
+            _AMOUNT.format(_s(minor_text(p.goods, exponent)), _s(ratio_text(p.goods_n, p.goods_d))),
+            _AMOUNT.format(_s(minor_text(p.late, exponent)), _s(ratio_text(p.late_n, p.late_d))),
+            _AMOUNT.format(
+                _s(minor_text(p.condition, exponent)),
+                _s(ratio_text(p.condition_n, p.condition_d)),
+            ),
+            _s(minor_text(p.net, exponent)),
+            _ints(d.seqs),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class UnpricedLine:
@@ -266,6 +372,18 @@ class SharePartLine:
             "seqs": list(c.seqs),
         }
 
+    def canonical_text(self) -> str:
+        """RFC 8785 text of ``to_json()``, written directly."""
+        c = self.contribution
+        return _PART.format(
+            _s(c.lot),
+            _s(c.supplier),
+            _s(_dec(c.fraction)),
+            _s(self.amount.amount),
+            _s(_exact(self.exact)),
+            _ints(c.seqs),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ShareLine:
@@ -292,6 +410,19 @@ class ShareLine:
             "parts": [part.to_json() for part in self.parts],
             "seqs": list(self.seqs),
         }
+
+    def canonical_text(self) -> str:
+        """RFC 8785 text of ``to_json()``, written directly."""
+        return _SHARE.format(
+            _int(self.sale_seq),
+            _s(self.seller),
+            _s(self.lot),
+            _s(self.revenue.amount),
+            _int(self.version),
+            _value_text(self.pool),
+            _array(part.canonical_text() for part in self.parts),
+            _ints(self.seqs),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,11 +518,30 @@ class SettlementStatement:
             "obligations": [o.to_json() for o in self.obligations],
         }
 
+    def canonical_text(self) -> str:
+        """RFC 8785 text of ``to_json()``, written directly from the lines (see
+        ``_object_template``); the same text as ``canonical_bytes(self.to_json())``."""
+        return _STATEMENT.format(
+            _s(FORMAT),
+            _s(self.contract_id),
+            _s(self.period),
+            _int(self.as_of_seq),
+            _s(self.issued_on.isoformat()),
+            _s(self.currency),
+            _json_text([t.to_json() for t in self.terms]),
+            _json_text([m.to_json() for m in self.market_prices]),
+            _array(line.canonical_text() for line in self.deliveries),
+            _json_text([u.to_json() for u in self.unpriced]),
+            _array(share.canonical_text() for share in self.revenue_shares),
+            _json_text([c.to_json() for c in self.charges]),
+            _json_text([o.to_json() for o in self.obligations]),
+        )
+
     @cached_property
     def canonical(self) -> bytes:
-        """RFC 8785 bytes of ``to_json()`` (computed once)."""
+        """RFC 8785 bytes of ``to_json()`` (computed once, without building it)."""
         with paused_gc():
-            return canonical_bytes(self.to_json())
+            return self.canonical_text().encode("utf-8")
 
     @cached_property
     def hash(self) -> str:

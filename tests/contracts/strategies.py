@@ -46,6 +46,8 @@ def volume_tiers(draw: st.DrawFn) -> dict[str, Any]:
     tiers: list[dict[str, Any]] = []
     start = 0
     for bound in bounds:
+        if bound <= start:  # a gap after the previous tier reached past this bound
+            continue
         tiers.append(
             {
                 "from_quantity": str(start),

@@ -238,3 +238,11 @@ def test_amount_string_round_trips(minor: int) -> None:
     for currency in (EUR, JPY, KWD):
         money = Money(minor, currency)
         assert Money.parse(money.amount, currency) == money
+
+
+def test_large_amounts_render_exactly_never_through_a_decimal_context() -> None:
+    """10**28 + 1 cents is 100000000000000000000000000.01 EUR: 30 digits, beyond the 28 of
+    the default ``decimal`` context, which would have rounded the last cent away."""
+    money = Money.of(10**28 + 1, "EUR")
+    assert money.amount == "100000000000000000000000000.01"
+    assert Money.of(-(10**28) - 1, "JPY").amount == "-10000000000000000000000000001"

@@ -27,12 +27,20 @@ from contracts.deliveries import (
 from contracts.entries import Entry
 from contracts.facts import ConditionReading
 from contracts.provenance import ProvenanceGraph
-from contracts.scenario import EntryLog, Reading, lot_id, receiving_event, shipping_event
+from contracts.scenario import (
+    EntryLog,
+    Reading,
+    decimal_text,
+    lot_id,
+    receiving_event,
+    shipping_event,
+)
 from contracts.settlement import settle
 from ledger.canonical import JSONObject
 from ledger.errors import LedgerError
 from ledger.state import Kind
 from ledger.trace.identifiers import normalize_lot
+from ledger.trace.rules import FAIRLEDGER_NS
 from tests.contracts.samples import GTIN_BERRIES
 from tests.contracts.test_settlement_worked import (
     AURORA,
@@ -65,6 +73,40 @@ readings = st.lists(
 )
 
 
+def _add_trace_rejection(draw: st.DrawFn, event: JSONObject, lot: str, quantity: str) -> None:
+    """Maybe refuse part of the event's goods the trace domain's way
+    (``fairledger:rejectedQuantityList``), validly or not."""
+    how = draw(
+        st.sampled_from(
+            ["none", "none", "part", "all", "more", "other-lot", "urn", "no-reason", "iri"]
+        )
+    )
+    if how == "none":
+        return
+    refused = {
+        "part": decimal_text(str(Decimal(quantity) / 4)),
+        "all": quantity,
+        "more": decimal_text(str(Decimal(quantity) + 1)),
+    }.get(how, "1")
+    rejected_lot = {
+        "other-lot": lot_id(GTIN_BERRIES, "OTHER"),
+        "urn": "urn:epc:class:lgtin:7612345.000002." + lot.rsplit("/", 1)[-1],
+    }.get(how, lot)
+    element: JSONObject = {"epcClass": rejected_lot, "quantity": refused}
+    quantities = event["quantityList"]
+    assert isinstance(quantities, list)
+    assert isinstance(quantities[0], dict)
+    if "uom" in quantities[0]:
+        element["uom"] = quantities[0]["uom"]
+    context = event.setdefault("@context", [])
+    assert isinstance(context, list)
+    context.append({"fairledger": FAIRLEDGER_NS})
+    prefix = FAIRLEDGER_NS if how == "iri" else "fairledger:"
+    event[f"{prefix}rejectedQuantityList"] = [element]
+    if how != "no-reason":
+        event[f"{prefix}rejectionReason"] = "damaged"
+
+
 @st.composite
 def events(draw: st.DrawFn) -> JSONObject:
     lot = lot_id(GTIN_BERRIES, draw(st.from_regex(r"[A-Z0-9]{1,8}", fullmatch=True)))
@@ -86,6 +128,7 @@ def events(draw: st.DrawFn) -> JSONObject:
         event = receiving_event(
             lot, quantity, rejection_reason=draw(st.none() | st.just("wet")), **common
         )
+    _add_trace_rejection(draw, event, lot, quantity)
     variant = draw(
         st.sampled_from(
             [
