@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ledger import merkle
 from ledger.canonical import (
@@ -43,6 +43,8 @@ _HIGH_CODE_POINT = re.compile(rb"[\xee-\xff]")
 _timestamp_cache: dict[str, datetime] = {}
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 ZERO_HASH = "0" * 64
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 STATEMENT_FIELDS = frozenset({"ledger", "kind", "author", "key", "nonce", "issued_at", "body"})
 RECORD_FIELDS = frozenset({"seq", "prev", "recorded_at", "statement", "signature"})
 
@@ -140,6 +142,62 @@ class Statement:
         statement._validate(canonical)
         return statement
 
+    @classmethod
+    def from_canonical(cls, canonical: bytes) -> Statement:
+        """Rebuild a statement from bytes already proven canonical (by ``Record.from_leaf``
+        in a verification worker): decoded with the C parser, every field checked again.
+        Raises ``MalformedStatementError`` if they are not a statement after all."""
+        try:
+            document = _LEAF_DECODER.decode(canonical.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise MalformedStatementError(f"statement is not valid JSON: {exc}") from exc
+        if type(document) is not dict:
+            raise MalformedStatementError("statement must be a JSON object", field="statement")
+        return cls._with_canonical(document, canonical)
+
+    @classmethod
+    def elided(
+        cls,
+        ledger: str,
+        kind: str,
+        author: str,
+        key: str,
+        nonce: str,
+        issued_at: str,
+        issued_at_us: int,
+    ) -> Statement:
+        """The header of a statement whose full form was already validated and whose
+        signature was already checked (by a verification worker), for replaying the rules
+        that read no body (``LedgerState.check`` of a kind without body validators):
+        ``body`` is empty, ``document`` holds the header only and ``canonical`` is empty.
+        ``issued_at_us`` is ``issued_at`` as parsed, in microseconds since the Unix epoch.
+        The caller vouches for the fields; such a statement is never signed, stored or
+        served."""
+        statement = object.__new__(cls)
+        for name, value in (
+            (
+                "document",
+                {
+                    "ledger": ledger,
+                    "kind": kind,
+                    "author": author,
+                    "key": key,
+                    "nonce": nonce,
+                    "issued_at": issued_at,
+                },
+            ),
+            ("ledger", ledger),
+            ("kind", kind),
+            ("author", author),
+            ("key", key),
+            ("nonce", nonce),
+            ("issued_at", _EPOCH + timedelta(microseconds=issued_at_us)),
+            ("body", {}),
+            ("canonical", b""),
+        ):
+            object.__setattr__(statement, name, value)
+        return statement
+
     def _validate(self, canonical: bytes | None) -> None:
         doc = self.document
         if not isinstance(doc, dict):
@@ -230,6 +288,11 @@ class Statement:
 
     def signing_bytes(self) -> bytes:
         return STATEMENT_DOMAIN + self.canonical
+
+    @property
+    def issued_at_us(self) -> int:
+        """``issued_at`` in microseconds since the Unix epoch (exact)."""
+        return (self.issued_at - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,14 +20,17 @@ What is checked, record by record, and where each failure is reported:
   and checkpoints that cannot all describe one log are reported as a ``ForkError`` with both
   signed notes; a checkpoint larger than the log reveals a truncated tail.
 
-Records stream in chunks: this process parses them in order, learning keys as they are
-registered, while two worker processes check the Ed25519 signatures (bytes in, booleans out);
-each chunk is then judged in order. Threads would not do: every ``verify`` call releases the
-GIL and must win it back from the parsing thread, which starves the checkers. Audits too
-small to repay starting workers (incremental ones, typically) check each chunk's signatures in
-two threads *between* parses instead, when nothing else runs to starve them. The sequential
-state holds O(log n) tree hashes and the key table, so memory does not grow with the ledger
-apart from one 64-bit digest per (author, nonce) for the replay check.
+Records stream in jobs of ``CHUNK``. The work that needs no sequential state — reading the
+rows, proving each leaf canonical, hashing it, validating its fields, the replay digest and
+the Ed25519 signature — turns each record into a compact *fact* (``ledger._verify_worker``);
+this process judges the facts in log order: seq and ``prev`` links, which keys count at each
+seq, authorship and body rules (``LedgerState``), the replay check, the tree and the
+checkpoints. Large audits run that record-local work in ``WORKERS`` worker processes (fresh,
+small interpreters; a SQLite ledger's rows are read by the workers themselves) while this
+process judges the previous jobs; small ones (tests, incremental audits) do it in process.
+Threads would not do: parsing holds the GIL. Memory does not grow with the ledger apart from
+one 64-bit digest per (author, nonce) for the replay check (a flat table here, the auditor
+state's sorted sidecar for incremental audits).
 
 Incremental audits (``audit_incremental``) resume from an ``AuditorState``
 (``ledger.auditor_state``): the last verified checkpoint, the tree's peaks, the last entry
@@ -42,18 +45,30 @@ the failed proof.
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
+import os
+import secrets
+import subprocess
+import sys
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger import merkle
-from ledger.auditor_state import AuditorState, NonceSet, nonce_digest
-from ledger.canonical import JSONObject, canonical_bytes, parse_json
+from ledger._verify_worker import (
+    Fact,
+    Item,
+    Nodes,
+    RecordChecker,
+    read_message,
+    split_export_line,
+    verify_pending,
+    write_message,
+)
+from ledger.auditor_state import SALT_SIZE, AuditorState, NonceSet
+from ledger.canonical import JSONObject, parse_json
 from ledger.errors import (
     ChainLinkError,
     CheckpointError,
@@ -81,17 +96,22 @@ from ledger.note import (
 )
 from ledger.receipt import Receipt
 from ledger.state import STATE_KINDS, BodyValidator, Kind, LedgerState, judge
-from ledger.statement import ZERO_HASH, Record, Statement, parse_timestamp
+from ledger.statement import ZERO_HASH, Statement, parse_timestamp
 from ledger.storage.engine import create_ledger_engine, is_migrated
 from ledger.storage.store import SqlStore
 
 CHUNK = 2000
-#: Below this many records, checking signatures in-process beats starting workers.
-PARALLEL_THRESHOLD = 20_000
-#: In-process chunks with at least this many signatures are checked by two threads.
-_THREAD_SPLIT = 64
-#: Chunks parsed ahead of the one being judged.
-_INFLIGHT = 3
+#: Below this many records, checking them in-process beats starting workers (about a
+#: third of a second for two small interpreters).
+PARALLEL_THRESHOLD = 5_000
+#: Worker processes of a large audit (this machine has two cores; the auditing process
+#: itself needs much less than one).
+WORKERS = 2
+#: Jobs in flight: every worker has the next one queued while the auditor judges.
+_INFLIGHT = 2 * WORKERS
+#: Records in a large audit's first job, judged before any other job is sent out, so the
+#: keys registered at the start of a ledger reach every worker with its first job.
+_FIRST_JOB = 256
 MAX_FINDINGS = 1000
 
 Progress = Callable[[int, int], None]
@@ -115,6 +135,8 @@ class AuditReport:
     verified_checkpoint: str | None = None
     #: Remarks that are not findings (e.g. why a saved state was not advanced).
     notes: list[str] = field(default_factory=list)
+    #: Peak resident memory (KiB) of each worker process the audit ran, for benchmarks.
+    workers_peak_rss_kb: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -137,99 +159,111 @@ class AuditReport:
         }
 
 
-# -- parsing and signatures ----------------------------------------------------------------
+# -- worker processes -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    """What parsing and the signature check learned about one record."""
+class _Workers:
+    """The worker processes of one audit (``ledger._verify_worker``), fed jobs round robin.
 
-    position: int  # seq of the database row / the seq an export line claims
-    stored_hash: bytes | None
-    entry_hash: bytes
-    record: Record | None
-    signature_ok: bool | None  # None: the key id names no key seen so far
-    error: str | None = None
+    Each is a fresh interpreter (``python -I``: fork-safe, with this process's import path)
+    that imports only the worker module's small dependency set. Jobs and answers travel as
+    length-prefixed ``marshal`` messages over its stdin and stdout; answers come back in job
+    order. Leaving the ``with`` block ends them; on an error they are killed."""
 
-
-_Item = tuple[int, bytes, bytes | None, bool]
-#: (position, entry hash, stored hash, record or None, parse error or None)
-_Parsed = tuple[int, bytes, bytes | None, Record | None, str | None]
-
-
-def _parse_chunk(
-    items: Sequence[_Item], pubkeys: dict[str, PublicKey]
-) -> tuple[list[_Parsed], list[int]]:
-    """Parse and hash a chunk in order, learning keys as they are introduced, so that every
-    signature can be checked against the key its id names. Returns the parsed items and the
-    indexes of those whose signature must be checked."""
-    parsed: list[_Parsed] = []
-    to_check: list[int] = []
-    for position, payload, stored, is_line in items:
-        leaf = payload
-        if is_line:
-            try:
-                position, leaf, stored = _split_export_line(payload)
-            except MalformedError as exc:
-                parsed.append((position, b"", None, None, exc.message))
-                continue
+    def __init__(self, count: int, init: tuple[object, ...]) -> None:
+        paths = [p or os.getcwd() for p in sys.path]
+        code = (
+            f"import sys; sys.path[:] = {paths!r}; from ledger._verify_worker import main; main()"
+        )
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.sent_keys = [0] * count
+        self.peak_rss_kb: list[int] = []
         try:
-            record = Record.from_leaf(leaf)
-        except LedgerError as exc:
-            parsed.append((position, merkle.leaf_hash(leaf), stored, None, exc.message))
-            continue
-        entry = record.entry_hash
-        statement = record.statement
-        if statement.kind in STATE_KINDS:
-            for name in ("public_key", "new_public_key"):
-                new = _body_key(statement, name)
-                if new is not None:
-                    pubkeys.setdefault(new.key_id, new)
-        if statement.key in pubkeys:
-            to_check.append(len(parsed))
-        parsed.append((position, entry, stored, record, None))
-    return parsed, to_check
+            for _ in range(count):
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-c", code],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+                self.procs.append(proc)
+                self._write(len(self.procs) - 1, init)
+        except OSError as exc:
+            self.kill()
+            raise StorageError(f"cannot start verification workers: {exc}") from exc
+        except BaseException:
+            self.kill()
+            raise
 
+    def __enter__(self) -> _Workers:
+        return self
 
-_worker_keys: dict[bytes, PublicKey] = {}
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.kill()
 
+    def send(
+        self,
+        worker: int,
+        keys: Sequence[tuple[str, bytes]],
+        job: tuple[int, int, list[Item] | None],
+    ) -> None:
+        """Queue a job: records ``[start, end)`` read by the worker, or the items given,
+        with the keys learnt since this worker's last job."""
+        new = list(keys[self.sent_keys[worker] :])
+        self.sent_keys[worker] = len(keys)
+        self._write(worker, (new, *job))
 
-def _verify_signatures(jobs: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """Ed25519 checks of (raw public key, signature, message); runs in worker processes."""
-    out = []
-    for raw, signature, message in jobs:
-        key = _worker_keys.get(raw)
-        if key is None:
-            key = _worker_keys[raw] = PublicKey(raw)
-        out.append(key.verify(signature, message))
-    return out
+    def receive(self, worker: int) -> tuple[list[Fact], Nodes | None]:
+        """The answer to this worker's oldest job. Raises ``StorageError`` if it failed."""
+        stdout = self.procs[worker].stdout
+        assert stdout is not None
+        try:
+            answer = read_message(stdout)
+        except (EOFError, OSError, ValueError) as exc:
+            code = self.procs[worker].poll()
+            raise StorageError(f"verification worker stopped (exit status {code})") from exc
+        if not isinstance(answer, tuple) or answer[0] != "ok":
+            detail = answer[1] if isinstance(answer, tuple) else answer
+            raise StorageError(f"verification worker failed: {detail}")
+        facts, nodes = answer[1], answer[2]
+        return facts, nodes
 
+    def _write(self, worker: int, value: object) -> None:
+        stdin = self.procs[worker].stdin
+        assert stdin is not None
+        try:
+            write_message(stdin, value)
+        except OSError as exc:
+            code = self.procs[worker].poll()
+            raise StorageError(f"verification worker stopped (exit status {code})") from exc
 
-def _body_key(statement: Statement, name: str) -> PublicKey | None:
-    value = statement.body.get(name)
-    if not isinstance(value, str):
-        return None
-    try:
-        return PublicKey.from_base64(value)
-    except LedgerError:
-        return None
+    def close(self) -> None:
+        """End every worker (end of input) and record its peak memory."""
+        for proc in self.procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in self.procs:
+            assert proc.stdout is not None
+            try:
+                answer = read_message(proc.stdout)
+            except (EOFError, OSError, ValueError):
+                answer = None
+            proc.stdout.close()
+            proc.wait()
+            ok = isinstance(answer, tuple) and answer[0] == "bye"
+            self.peak_rss_kb.append(int(answer[1]) if ok else 0)  # type: ignore[index]
 
-
-def _split_export_line(line: bytes) -> tuple[int, bytes, bytes]:
-    try:
-        value = parse_json(line)
-    except LedgerError as exc:
-        raise MalformedError(f"export line is not valid JSON: {exc.message}") from exc
-    if not isinstance(value, dict) or value.keys() != {"entry_hash", "record", "seq"}:
-        raise MalformedError("export record line must hold exactly entry_hash, record, seq")
-    seq, entry, record = value["seq"], value["entry_hash"], value["record"]
-    if not isinstance(seq, int) or not isinstance(entry, str) or len(entry) != 64:
-        raise MalformedError("export record line has a bad seq or entry_hash")
-    try:
-        stored = bytes.fromhex(entry)
-    except ValueError as exc:
-        raise MalformedError("export entry_hash is not hex") from exc
-    return seq, canonical_bytes(record), stored
+    def kill(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    with suppress(OSError):
+                        stream.close()
+            proc.wait()
 
 
 # -- sources ----------------------------------------------------------------------------------
@@ -248,6 +282,9 @@ class RecordSource:
     only what it claims. ``consistency_proof(old, new)`` asks the source for an RFC 9162 proof
     (its errors become findings); ``nodes_between`` returns its stored tree nodes completed by
     leaves ``[start, end)``, to check them too. ``close`` releases what the source holds.
+    With ``sqlite_file``, the worker processes of a large audit read records ``start..size-1``
+    and their stored tree nodes straight from that SQLite file (the same rows ``chunks`` and
+    ``nodes_between`` give) instead of receiving them from the auditing process.
     """
 
     origin_vkey: str | None
@@ -260,6 +297,7 @@ class RecordSource:
     consistency_proof: Callable[[int, int], Sequence[bytes]] | None = None
     close: Callable[[], None] = field(default=lambda: None)
     description: str = ""
+    sqlite_file: str | None = None
 
 
 _Source = RecordSource
@@ -299,7 +337,19 @@ def _database_source(store: SqlStore, start: int = 0) -> RecordSource:
         start=start,
         consistency_proof=consistency_proof,
         description=store.engine.url.render_as_string(hide_password=True),
+        sqlite_file=_sqlite_file(store),
     )
+
+
+def _sqlite_file(store: SqlStore) -> str | None:
+    """The file of a SQLite ledger, which worker processes can read themselves."""
+    url = store.engine.url
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return str(Path(database).resolve())
 
 
 def _claimed_seq(line: bytes) -> int | None:
@@ -367,6 +417,66 @@ def _export_source(path: Path, start: int = 0) -> tuple[RecordSource, Callable[[
 # -- the sequential engine --------------------------------------------------------------------
 
 
+class _DigestTable:
+    """A set of 64-bit digests in one flat array (open addressing, linear probing, load at
+    most 1/2): 8 to 16 bytes a digest where a Python ``set`` of ints takes about 80, which
+    for a million records is the difference that keeps an audit within its memory budget."""
+
+    __slots__ = ("_count", "_mask", "_table", "_zero")
+
+    def __init__(self, expected: int = 0) -> None:
+        size = 1024
+        while size < 2 * expected:
+            size *= 2
+        self._table = array("Q", [0]) * size
+        self._mask = size - 1
+        self._count = 0
+        self._zero = False  # 0 marks an empty slot, so the digest 0 is kept aside
+
+    def __contains__(self, digest: int) -> bool:
+        if not digest:
+            return self._zero
+        table, mask = self._table, self._mask
+        i = digest & mask
+        while True:
+            value = table[i]
+            if value == digest:
+                return True
+            if not value:
+                return False
+            i = (i + 1) & mask
+
+    def add(self, digest: int) -> None:
+        if not digest:
+            self._zero = True
+            return
+        table, mask = self._table, self._mask
+        i = digest & mask
+        while True:
+            value = table[i]
+            if value == digest:
+                return
+            if not value:
+                table[i] = digest
+                self._count += 1
+                if 2 * self._count > len(table):
+                    self._grow()
+                return
+            i = (i + 1) & mask
+
+    def __len__(self) -> int:
+        return self._count + self._zero
+
+    def _grow(self) -> None:
+        old = self._table
+        self._table = array("Q", [0]) * (2 * len(old))
+        self._mask = len(self._table) - 1
+        self._count = 0
+        for value in old:
+            if value:
+                self.add(value)
+
+
 class _Auditor:
     def __init__(
         self,
@@ -377,6 +487,7 @@ class _Auditor:
         *,
         resume: AuditorState | None = None,
         nonce_salt: bytes | None = None,
+        expected_records: int = 0,
     ) -> None:
         self.report = report
         self.trusted_vkey = operator_vkey
@@ -387,10 +498,12 @@ class _Auditor:
         self.expected_seq = 0
         self.prev_hash = ZERO_HASH
         self.last_recorded_at = ""
-        #: Replay digests: salted and persistable for incremental audits, else Python's
-        #: per-process randomised ``hash`` (nobody can craft collisions for either).
-        self.salt = nonce_salt
-        self.nonces: set[int] | NonceSet = set() if nonce_salt is None else NonceSet(nonce_salt)
+        #: Replay digests, keyed by a salt nobody else knows (so nobody can craft colliding
+        #: nonces): persistable for incremental audits, a compact table otherwise.
+        self.salt = nonce_salt if nonce_salt is not None else secrets.token_bytes(SALT_SIZE)
+        self.nonces: _DigestTable | NonceSet = (
+            _DigestTable(expected_records) if nonce_salt is None else NonceSet(nonce_salt)
+        )
         self.verifier: Ed25519Verifier | None = None
         self.roots: dict[int, bytes] = {}
         if resume is not None:
@@ -406,6 +519,12 @@ class _Auditor:
             self.trusted_vkey = resume.vkey
             self.roots[resume.size] = resume.root
             report.origin = self.verifier.name
+        #: Keys introduced so far in log order (key id -> raw public key), and the same in
+        #: the order learnt, for the workers: a record's signature counts only when its key
+        #: was introduced at or before it, exactly as in one serial pass.
+        self.keys: dict[str, bytes] = {k: i.public_key.raw for k, i in self.state.keys.items()}
+        self.new_keys: list[tuple[str, bytes]] = list(self.keys.items())
+        self.public_keys: dict[str, PublicKey] = {}
         #: Sizes of the signed checkpoints whose roots must be captured; the source may add
         #: to it while streaming, but always before the records it covers are consumed.
         self.wanted_roots: dict[int, str] = {}
@@ -420,90 +539,144 @@ class _Auditor:
             return
         self.report.findings.append(error)
 
-    def take(self, item: _Checked) -> None:
+    def take(self, fact: Fact) -> None:
+        """Judge the next record from its facts (``ledger._verify_worker``)."""
+        position, entry, stored, error = fact[0], fact[1], fact[2], fact[3]
+        assert isinstance(position, int)
+        assert isinstance(entry, bytes)
+        assert stored is None or isinstance(stored, bytes)
+        if error is None and fact[17] is not None:
+            for key_id, raw in fact[17]:  # type: ignore[attr-defined]
+                if key_id not in self.keys:
+                    self.keys[key_id] = raw
+                    self.new_keys.append((key_id, raw))
         seq = self.expected_seq
-        if item.position < seq:
+        if position < seq:
             self.find(
                 ChainLinkError(
-                    "record appears twice or out of order", seq=item.position, observed=str(seq)
+                    "record appears twice or out of order", seq=position, observed=str(seq)
                 )
             )
             return
-        if item.position > seq:
+        if position > seq:
             self.find(
                 ChainLinkError(
-                    f"records {seq}..{item.position - 1} are missing",
+                    f"records {seq}..{position - 1} are missing",
                     seq=seq,
                     expected=str(seq),
-                    observed=str(item.position),
+                    observed=str(position),
                 )
             )
-            self.expected_seq = seq = item.position
-        link = item.stored_hash or item.entry_hash
-        if item.record is None:
-            self.find(RecordRuleError(f"unreadable record: {item.error}", seq=seq))
+            self.expected_seq = seq = position
+        link = stored or entry
+        if error is not None:
+            self.find(RecordRuleError(f"unreadable record: {error}", seq=seq))
             self._advance(link)
             return
-        record = item.record
-        if record.seq != seq:
+        (
+            record_seq,
+            prev,
+            recorded_at,
+            ledger_name,
+            kind,
+            author,
+            key,
+            nonce,
+            issued_at,
+            digest,
+            verdict,
+            canonical,
+            signature,
+        ) = fact[4:17]
+        assert isinstance(record_seq, int)
+        assert isinstance(prev, str)
+        assert isinstance(recorded_at, str)
+        assert isinstance(key, str)
+        assert isinstance(author, str)
+        assert isinstance(nonce, str)
+        assert isinstance(digest, int)
+        assert verdict is None or isinstance(verdict, bool)
+        assert canonical is None or isinstance(canonical, bytes)
+        assert signature is None or isinstance(signature, bytes)
+        if verdict is not None:
+            if key not in self.keys:
+                verdict = None  # checked with a key that this log introduces only later
+        elif key in self.keys and signature is not None and canonical is not None:
+            verdict = verify_pending(self._public_key(key), signature, canonical)
+        if canonical is not None:
+            statement = Statement.from_canonical(canonical)
+        else:
+            issued_us = fact[18]
+            assert isinstance(issued_us, int)
+            statement = Statement.elided(
+                str(ledger_name), str(kind), author, key, nonce, str(issued_at), issued_us
+            )
+        if record_seq != seq:
             # A record claiming a lower seq was displaced by inserted records; one claiming a
             # higher seq stands where another was removed or swapped away. Either way the
             # first seq out of place is the smaller of the two.
             self.find(
                 ChainLinkError(
                     "record carries the wrong seq (inserted, deleted or swapped records)",
-                    seq=min(seq, record.seq),
+                    seq=min(seq, record_seq),
                     expected=str(seq),
-                    observed=str(record.seq),
+                    observed=str(record_seq),
                 )
             )
-        if item.stored_hash is not None and item.stored_hash != item.entry_hash:
+        if stored is not None and stored != entry:
             self.find(
                 ChainLinkError(
                     "record bytes do not hash to the stored entry hash",
                     seq=seq,
-                    expected=item.stored_hash.hex(),
-                    observed=item.entry_hash.hex(),
+                    expected=stored.hex(),
+                    observed=entry.hex(),
                 )
             )
-        if record.prev != self.prev_hash:
+        if prev != self.prev_hash:
             self.find(
                 ChainLinkError(
                     "prev does not link to the previous record",
                     seq=seq,
                     expected=self.prev_hash,
-                    observed=record.prev,
+                    observed=prev,
                 )
             )
-        if record.recorded_at < self.last_recorded_at:
+        if recorded_at < self.last_recorded_at:
             self.find(
                 RecordRuleError(
                     "recorded_at goes backwards",
                     seq=seq,
                     expected=f">= {self.last_recorded_at}",
-                    observed=record.recorded_at,
+                    observed=recorded_at,
                 )
             )
-        statement = record.statement
-        nonce = (
-            hash((statement.author, statement.nonce))
-            if self.salt is None
-            else nonce_digest(self.salt, statement.author, statement.nonce)
-        )
-        if nonce in self.nonces:
+        if digest in self.nonces:
             self.find(
                 RecordRuleError(
-                    f"{statement.author} nonce {statement.nonce!r} is recorded twice (a replay)",
+                    f"{author} nonce {nonce!r} is recorded twice (a replay)",
                     seq=seq,
                 )
             )
-        self.nonces.add(nonce)
-        self._judge(seq, record, item.signature_ok)
+        self.nonces.add(digest)
+        self._judge(seq, statement, signature or b"", recorded_at, verdict)
         self._advance(link)
-        self.last_recorded_at = max(self.last_recorded_at, record.recorded_at)
+        if recorded_at > self.last_recorded_at:
+            self.last_recorded_at = recorded_at
 
-    def _judge(self, seq: int, record: Record, signature_ok: bool | None) -> None:
-        statement = record.statement
+    def _public_key(self, key_id: str) -> PublicKey:
+        key = self.public_keys.get(key_id)
+        if key is None:
+            key = self.public_keys[key_id] = PublicKey(self.keys[key_id])
+        return key
+
+    def _judge(
+        self,
+        seq: int,
+        statement: Statement,
+        signature: bytes,
+        recorded_at: str,
+        signature_ok: bool | None,
+    ) -> None:
         if seq == 0:
             self._check_trust_anchor(statement)
         if signature_ok is False:
@@ -519,8 +692,8 @@ class _Auditor:
                 self.state,
                 seq,
                 statement,
-                record.signature,
-                parse_timestamp(record.recorded_at, field="recorded_at"),
+                signature,
+                parse_timestamp(recorded_at, field="recorded_at"),
                 self.validators,
                 signature_checked=signature_ok is not None,
             )
@@ -534,7 +707,7 @@ class _Auditor:
             # A broken state record is still applied when it can be, so one bad record does
             # not hide the rest of the log behind a cascade of unknown keys.
         try:
-            self.state.apply(seq, statement, record.recorded_at)
+            self.state.apply(seq, statement, recorded_at)
         except (LedgerError, KeyError, ValueError, AssertionError):
             self.state.size = seq + 1
 
@@ -588,92 +761,71 @@ class _Auditor:
 def _run(
     source: _Source, auditor: _Auditor, parallel: bool | None, progress: Progress | None
 ) -> None:
-    """Parse chunks in order here while worker processes check their signatures; judge each
-    chunk, in order, once its signatures are back. At most ``_INFLIGHT`` chunks are held."""
+    """Turn records into facts (``ledger._verify_worker``) and judge them in order: here for
+    small audits, else in ``WORKERS`` worker processes, each job answered while the next
+    ones are being worked on; at most ``_INFLIGHT`` jobs are in flight."""
     auditor.wanted_roots = source.checkpoints
     total = max(source.size - source.start, 0)
-    use_pool = parallel if parallel is not None else total >= PARALLEL_THRESHOLD
-    # Keys known from a resumed state; keys registered in the records are learnt as parsed.
-    pubkeys: dict[str, PublicKey] = {k: i.public_key for k, i in auditor.state.keys.items()}
+    use_workers = parallel if parallel is not None else total >= PARALLEL_THRESHOLD
+    full_kinds = sorted(str(kind) for kind in STATE_KINDS | set(auditor.validators or ()))
     done = 0
-    inflight: deque[tuple[list[_Parsed], list[Future[list[bool]]], list[int]]] = deque()
-    context = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(max_workers=2, mp_context=context)
-        if use_pool
-        else nullcontext() as pool
-    ):
+    if not use_workers or not sys.executable:
+        checker = RecordChecker(auditor.salt, full_kinds, auditor.new_keys)
         for chunk in source.chunks:
-            parsed, to_check = _parse_chunk(chunk, pubkeys)
-            jobs = []
-            for index in to_check:
-                record = parsed[index][3]
-                assert record is not None
-                statement = record.statement
-                jobs.append(
-                    (pubkeys[statement.key].raw, record.signature, statement.signing_bytes())
-                )
-            if pool is not None:
-                half = (len(jobs) + 1) // 2
-                futures = [
-                    pool.submit(_verify_signatures, jobs[:half]),
-                    pool.submit(_verify_signatures, jobs[half:]),
-                ]
-            elif len(jobs) >= _THREAD_SPLIT:
-                # Too few records to repay starting workers: a helper thread checks half of
-                # the chunk while this one checks the other half. cryptography releases the
-                # GIL in each verification and nothing else runs meanwhile, so neither thread
-                # starves (unlike a helper competing with the parser, see above).
-                half = len(jobs) // 2
-                other = _helper().submit(_verify_signatures, jobs[half:])
-                mine = _verify_signatures(jobs[:half])
-                futures = [_done(mine), other]
-            else:
-                futures = [_done(_verify_signatures(jobs))]
-            inflight.append((parsed, futures, to_check))
-            if len(inflight) >= _INFLIGHT:
-                done += _consume(source, auditor, *inflight.popleft())
-                if progress is not None:
-                    progress(done, total)
-        while inflight:
-            done += _consume(source, auditor, *inflight.popleft())
+            done += _consume(source, auditor, checker.check(chunk), None)
             if progress is not None:
                 progress(done, total)
+        return
+    jobs: Iterator[tuple[int, int, list[Item] | None]]
+    if source.sqlite_file is not None:
+        jobs = _ranges(source.start, source.size)
+    else:
+        jobs = ((0, 0, chunk) for chunk in source.chunks)
+    workers = _Workers(WORKERS, (auditor.salt, full_kinds, [], source.sqlite_file))
+    with workers:
+        queued: deque[int] = deque()  # the worker of each job in flight, oldest first
+        turn = 0
+        for job in jobs:
+            workers.send(turn, auditor.new_keys, job)
+            queued.append(turn)
+            turn = (turn + 1) % WORKERS
+            # The first job alone: it usually introduces the keys every later one needs.
+            if len(queued) >= (_INFLIGHT if done else 1):
+                facts, nodes = workers.receive(queued.popleft())
+                done += _consume(source, auditor, facts, nodes)
+                if progress is not None:
+                    progress(done, total)
+        while queued:
+            facts, nodes = workers.receive(queued.popleft())
+            done += _consume(source, auditor, facts, nodes)
+            if progress is not None:
+                progress(done, total)
+    auditor.report.workers_peak_rss_kb = workers.peak_rss_kb
 
 
-_helper_pool: ThreadPoolExecutor | None = None
-_helper_lock = threading.Lock()
+def _ranges(start: int, end: int) -> Iterator[tuple[int, int, None]]:
+    """Seq ranges for workers that read the database themselves; the first one is small."""
+    step = _FIRST_JOB
+    while start < end:
+        yield start, min(start + step, end), None
+        start += step
+        step = CHUNK
 
 
-def _helper() -> ThreadPoolExecutor:
-    """The one helper thread for in-process signature checks, started on first use."""
-    global _helper_pool
-    with _helper_lock:
-        if _helper_pool is None:
-            _helper_pool = ThreadPoolExecutor(1, thread_name_prefix="fairledger-audit")
-        return _helper_pool
-
-
-def _done(value: list[bool]) -> Future[list[bool]]:
-    future: Future[list[bool]] = Future()
-    future.set_result(value)
-    return future
-
-
-def _consume(
-    source: _Source,
-    auditor: _Auditor,
-    parsed: list[_Parsed],
-    futures: list[Future[list[bool]]],
-    to_check: list[int],
-) -> int:
-    results = [ok for future in futures for ok in future.result()]
-    verdict: dict[int, bool] = dict(zip(to_check, results, strict=True))
-    if source.nodes_between is not None and parsed:
-        auditor.stored_nodes = source.nodes_between(parsed[0][0], parsed[-1][0] + 1)
-    for index, (position, entry, stored, record, error) in enumerate(parsed):
-        auditor.take(_Checked(position, stored, entry, record, verdict.get(index), error))
-    return len(parsed)
+def _consume(source: _Source, auditor: _Auditor, facts: Sequence[Fact], nodes: Nodes | None) -> int:
+    """Judge a job's facts in order. Each tree node the records complete is compared with
+    the stored node of the same (level, index): the nodes completed by leaves
+    ``[tree size, tree size + len(facts))``. Workers that read the database send those of
+    the positions they read, which are the same unless records are missing before them."""
+    if facts:
+        first = auditor.tree.size
+        if nodes is not None and facts[0][0] == first:
+            auditor.stored_nodes = nodes
+        elif source.nodes_between is not None:
+            auditor.stored_nodes = source.nodes_between(first, first + len(facts))
+    for fact in facts:
+        auditor.take(fact)
+    return len(facts)
 
 
 def _check_checkpoints(source: _Source, auditor: _Auditor) -> None:
@@ -838,7 +990,9 @@ def _audit(
     stop: bool,
 ) -> AuditReport:
     report = AuditReport(size=source.size)
-    auditor = _Auditor(report, operator_vkey, validators, stop)
+    auditor = _Auditor(
+        report, operator_vkey, validators, stop, expected_records=max(source.size, 0)
+    )
     if operator_vkey is not None:
         vkey_from_text(operator_vkey)  # malformed trust anchors fail loudly, before any work
     _run(source, auditor, parallel, progress)
@@ -1448,7 +1602,7 @@ def export_receipt_material(path: Path, receipt: Receipt) -> ReceiptMaterial:
                 raise MalformedError(f"export record {tree.size} has a bad entry_hash") from exc
             if tree.size == receipt.seq:
                 try:
-                    _seq, leaf, _stored = _split_export_line(line)
+                    _seq, leaf, _stored = split_export_line(line)
                     served = merkle.leaf_hash(leaf)
                 except LedgerError as exc:
                     errors["record"] = exc.message
