@@ -33,6 +33,8 @@ SUPPLIERS = 20
 START = datetime(2026, 1, 1, tzinfo=UTC)
 #: When the benchmark appends: after every statement it issues (one per second from START).
 NOW = START + timedelta(days=365)
+#: New records audited from a saved state for the incremental figure (issue 6: 10,000).
+INCREMENTAL_RECORDS = 10_000
 
 
 def ed25519_rate(seconds: float = 1.0) -> float:
@@ -171,33 +173,68 @@ def _proof_latency(ledger: Ledger, samples: int = 500) -> tuple[float, float]:
 
 
 _AUDIT = """
-import json, sys
+import json, secrets, sys
+from pathlib import Path
 from ledger._verify_worker import peak_rss_kb
-from ledger.verify import audit_database
-report = audit_database(sys.argv[1], operator_vkey=sys.argv[2])
+from ledger.auditor_state import SALT_SIZE, StateFile
+from ledger.verify import audit_incremental, open_database_source
+source = open_database_source(sys.argv[1])
+try:
+    result = audit_incremental(source, operator_vkey=sys.argv[2], state=None,
+                               nonce_salt=secrets.token_bytes(SALT_SIZE))
+finally:
+    source.close()
+report = result.report
+if result.state is not None:
+    StateFile(Path(sys.argv[3])).save(result.state)
 print(json.dumps({"ok": report.ok, "records": report.records_checked, "rss_kb": peak_rss_kb(),
-                  "worker_rss_kb": report.workers_peak_rss_kb}))
+                  "worker_rss_kb": report.workers_peak_rss_kb,
+                  "state_saved": result.state is not None}))
 """
 
+#: The auditor's script, run as an auditor would run it for the incremental figure.
+VERIFY_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "verify_ledger.py"
 
-def _verify_in_child(url: str, vkey: str) -> tuple[float, float, list[float], int]:
+
+def _verify_in_child(url: str, vkey: str, state: Path) -> tuple[float, float, list[float], int]:
     """Run the auditor as its own process, as an auditor would (the benchmark ledger holds
-    core statements only, so the core rules apply); returns (seconds, peak MB of the auditing
-    process, peak MB of each of its worker processes, records). Peaks are each process's
-    own high-water mark (``VmHWM``), so their sum bounds the memory the audit held at once."""
+    core statements only, so the core rules apply), saving its state file at ``state``;
+    returns (seconds, peak MB of the auditing process, peak MB of each of its worker
+    processes, records). Peaks are each process's own high-water mark (``VmHWM``), so their
+    sum bounds the memory the audit held at once."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _AUDIT, url, vkey], capture_output=True, check=False
+        [sys.executable, "-c", _AUDIT, url, vkey, str(state)], capture_output=True, check=False
     )
     elapsed = time.perf_counter() - start
     report = parse_json(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else None
     if done.returncode != 0 or not isinstance(report, dict) or report.get("ok") is not True:
         raise RuntimeError(f"benchmark ledger failed verification: {done.stderr.decode()[-500:]}")
+    if report.get("state_saved") is not True:
+        raise RuntimeError("the full audit saved no state to resume from")
     records, own, workers = report["records"], report["rss_kb"], report["worker_rss_kb"]
     assert isinstance(records, int)
     assert isinstance(own, int)
     assert isinstance(workers, list)
     return elapsed, own / 1024, [int(str(kb)) / 1024 for kb in workers], records
+
+
+def _incremental_in_child(url: str, vkey: str, state: Path) -> tuple[float, int]:
+    """Run ``scripts/verify_ledger.py`` as an auditor would, resuming from ``state``;
+    returns (seconds for the whole run, interpreter start included; records checked)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(VERIFY_SCRIPT), url, "--vkey", vkey, "--state", str(state), "--json"],
+        capture_output=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    report = parse_json(done.stdout) if done.returncode == 0 else None
+    if not isinstance(report, dict) or report.get("ok") is not True:
+        raise RuntimeError(f"incremental audit failed: {done.stderr.decode()[-500:]}")
+    checked = report.get("records_checked")
+    assert isinstance(checked, int)
+    return elapsed, checked
 
 
 def run_bench(
@@ -240,10 +277,10 @@ def run_bench(
         with builder.ledger.store.read() as tx:
             db_bytes = tx.database_bytes()
         vkey = builder.ledger.verifier.vkey
-        builder.ledger.close()
         figures["db_bytes_per_record"] = round(db_bytes / size)
         say(f"database: {db_bytes / 1e6:,.1f} MB, {db_bytes / size:,.0f} bytes per record")
-        seconds, peak_mb, workers_mb, checked = _verify_in_child(url, vkey)
+        state = Path(tmp) / "auditor-state.json"
+        seconds, peak_mb, workers_mb, checked = _verify_in_child(url, vkey, state)
         total_mb = peak_mb + sum(workers_mb)
         figures["verify_per_s"] = round(checked / seconds)
         figures["verify_peak_mb"] = round(peak_mb, 1)
@@ -255,5 +292,15 @@ def run_bench(
             f"full verification of {checked:,} records ({len(workers_mb)} worker processes): "
             f"{checked / seconds:,.0f} records/s ({seconds:.1f} s), peak memory "
             f"{peak_mb:,.0f} MB (auditor) + {each} MB (workers) = {total_mb:,.0f} MB in all"
+        )
+        new = min(INCREMENTAL_RECORDS, max(batch, size // 10))
+        _fill(builder, size + new, batch, None)
+        builder.ledger.close()
+        seconds, checked = _incremental_in_child(url, vkey, state)
+        figures["incremental_audit_records"] = checked
+        figures["incremental_audit_s"] = round(seconds, 2)
+        say(
+            f"incremental audit (scripts/verify_ledger.py --state, whole run) of {checked:,} "
+            f"new records on {size:,}: {seconds:.2f} s"
         )
     return figures

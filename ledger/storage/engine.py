@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ledger.errors import LedgerNotInitializedError, StorageError, StorageUnavailableError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: Connection execution option that marks a write transaction.
 WRITE = "fairledger_write"
@@ -86,6 +87,10 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def alembic_config() -> Config:
+    """Alembic's configuration for the ledger's migrations. Alembic is imported here, not at
+    module level: readers and auditors that never migrate do not pay for importing it."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "ledger.storage:migrations")
     return config
@@ -93,6 +98,8 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision (idempotent)."""
+    from alembic import command
+
     config = alembic_config()
     try:
         with engine.begin() as conn:

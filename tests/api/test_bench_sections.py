@@ -13,11 +13,25 @@ from pathlib import Path
 import pytest
 
 from api import bench_web
+from api.bench import run_bench
 from api.bench_bundle import run_bundle_bench
 from api.bench_trace import run_trace_bench
 from tests.api.test_cli import FAIRLEDGER
 
 pytestmark = pytest.mark.xdist_group("bench")
+
+
+def test_core_section_audits_fully_then_incrementally_from_the_saved_state(
+    tmp_path: Path,
+) -> None:
+    figures = run_bench(records=1_200, batch=100, directory=tmp_path, echo=None)
+    size = figures["records"]
+    assert isinstance(size, int)
+    assert size >= 1_100
+    # the incremental run resumed from the full audit's state: only the new records
+    assert figures["incremental_audit_records"] == max(100, size // 10)
+    for name in ("append_per_s_early", "append_per_s_late", "verify_per_s", "inclusion_proof_ms"):
+        assert isinstance(figures[name], int | float), name
 
 
 def test_trace_section_measures_thousand_node_answers(tmp_path: Path) -> None:
