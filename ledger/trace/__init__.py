@@ -9,6 +9,8 @@ projection and its queries (``ledger.storage.trace``) build on the pure modules.
 * ``facts``: ``EventFacts``, what the ledger needs from an event (custody, lots, parties...).
 * ``documents``: import and export of EPCIS documents, exact JSON reading and writing.
 * ``rules``: the ``trace.event`` body, who may record what, rejections (``TRACE_VALIDATORS``).
+* ``_fast``: the facts of a body already in normal form, proven valid without the models
+  (``rules`` tries it first and leaves every doubt and every error to ``epcis``).
 * ``units``: exact quantity arithmetic and unit dimensions.
 * ``provenance``: trace back / recall result types and contribution shares.
 * ``builders``: ledger-form events for the common steps (harvest, ship, receive...).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 # --- RFC 3986 §3 / Appendix A -------------------------------------------------------------
 # Mirrors the ABNF-derived expression used by the JSON schema's ``uri`` format checker
@@ -95,6 +96,15 @@ _DATE_TIME = re.compile(
 )
 
 
+@lru_cache(maxsize=512)
+def _zone(offset: str) -> timezone:
+    """The fixed time zone of an RFC 3339 offset (``Z``, ``z`` or ``±hh:mm``, syntax checked)."""
+    if offset in ("Z", "z"):
+        return UTC
+    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+    return timezone(-delta if offset[0] == "-" else delta)
+
+
 def parse_date_time(text: str) -> datetime:
     """Parse an RFC 3339 ``date-time`` (offset mandatory) into an aware UTC ``datetime``.
 
@@ -107,22 +117,17 @@ def parse_date_time(text: str) -> datetime:
             f"{text!r} is not an RFC 3339 date-time with a time-zone offset "
             "(expected e.g. '2026-11-22T10:00:00.000+01:00' or '...Z')"
         )
-    fraction = (match.group("fraction") or "").ljust(6, "0")[:6]
-    if match.group("offset") in ("Z", "z"):
-        tz: timezone = UTC
-    else:
-        delta = timedelta(hours=int(match.group("oh")), minutes=int(match.group("om")))
-        tz = timezone(-delta if match.group("sign") == "-" else delta)
+    year, month, day, hour, minute, second, fraction, offset, _, _, _ = match.groups()
     try:
         value = datetime(
-            int(match.group("year")),
-            int(match.group("month")),
-            int(match.group("day")),
-            int(match.group("hour")),
-            int(match.group("minute")),
-            int(match.group("second")),
-            int(fraction),
-            tzinfo=tz,
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "").ljust(6, "0")[:6]),
+            tzinfo=_zone(offset),
         )
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a valid date-time: {exc}") from exc

@@ -65,7 +65,10 @@ __all__ = [
     "SensorReading",
     "SourceDestinationFact",
     "custody_effect",
+    "custody_of",
     "event_facts",
+    "quantity_fact",
+    "ssccs_named",
 ]
 
 #: bizSteps after which the objects are in the recording party's stock.
@@ -217,15 +220,20 @@ class EventFacts:
         return tuple(s.id for s in (*self.sources, *self.destinations) if s.type == role)
 
 
-def _quantity(element: QuantityElement) -> QuantityFact:
-    match = _TRADE_ITEM.fullmatch(element.epc_class)
+def quantity_fact(epc_class: str, quantity: Decimal | None, uom: str | None) -> QuantityFact:
+    """The ``QuantityFact`` of a quantity element whose ``epc_class`` is in normal form."""
+    match = _TRADE_ITEM.fullmatch(epc_class)
     return QuantityFact(
-        epc_class=element.epc_class,
-        lot=element.epc_class if match and match.group(2) else None,
+        epc_class=epc_class,
+        lot=epc_class if match and match.group(2) else None,
         gtin=match.group(1) if match else None,
-        quantity=element.quantity,
-        uom=element.uom,
+        quantity=quantity,
+        uom=uom,
     )
+
+
+def _quantity(element: QuantityElement) -> QuantityFact:
+    return quantity_fact(element.epc_class, element.quantity, element.uom)
 
 
 def _quantities(elements: tuple[QuantityElement, ...] | None) -> tuple[QuantityFact, ...]:
@@ -235,6 +243,11 @@ def _quantities(elements: tuple[QuantityElement, ...] | None) -> tuple[QuantityF
 def _sscc(identifier: str | None) -> str | None:
     match = _SSCC.fullmatch(identifier or "")
     return match.group(1) if match else None
+
+
+def ssccs_named(named: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The SSCC digits of the identifiers in ``named`` (normal form), first mention first."""
+    return tuple(dict.fromkeys(s for s in map(_sscc, named) if s is not None))
 
 
 def _time(text: str | None) -> datetime | None:
@@ -267,22 +280,35 @@ def _readings(elements: tuple[SensorElement, ...] | None) -> tuple[SensorReading
     return tuple(readings)
 
 
-def custody_effect(event: EpcisEvent) -> CustodyEffect:
-    """The custody effect of ``event`` according to the table in the module docstring."""
-    if event.error_declaration is not None:
+def custody_of(
+    event_type: str, biz_step: str | None, action: str | None, declared: bool
+) -> CustodyEffect:
+    """The custody effect of an event of ``event_type`` with ``biz_step`` and ``action``
+    (``declared``: it carries an error declaration), by the module docstring's table."""
+    if declared:
         return CustodyEffect.NONE
-    if isinstance(event, TransformationEvent):
+    if event_type == "TransformationEvent":
         return CustodyEffect.TRANSFORM
-    if isinstance(event, ObjectEvent):
-        if event.biz_step in ARRIVING_BIZ_STEPS:
+    if event_type == "ObjectEvent":
+        if biz_step in ARRIVING_BIZ_STEPS:
             return CustodyEffect.ARRIVE
-        if event.biz_step in LEAVING_BIZ_STEPS:
+        if biz_step in LEAVING_BIZ_STEPS:
             return CustodyEffect.LEAVE
-        if event.action == "ADD":
+        if action == "ADD":
             return CustodyEffect.ARRIVE
-        if event.action == "DELETE":
+        if action == "DELETE":
             return CustodyEffect.LEAVE
     return CustodyEffect.NONE
+
+
+def custody_effect(event: EpcisEvent) -> CustodyEffect:
+    """The custody effect of ``event`` according to the table in the module docstring."""
+    return custody_of(
+        event.type,
+        getattr(event, "biz_step", None),
+        getattr(event, "action", None),
+        event.error_declaration is not None,
+    )
 
 
 def _place(place: Place | None) -> str | None:
@@ -336,8 +362,7 @@ def event_facts(event: EpcisEvent) -> EventFacts:
         quantities_in, epcs_in = outputs, output_epcs
         quantities_out, epcs_out = inputs, input_epcs
 
-    named = (parent_id, *epcs, *input_epcs, *output_epcs)
-    ssccs = tuple(dict.fromkeys(s for s in map(_sscc, named) if s is not None))
+    ssccs = ssccs_named((parent_id, *epcs, *input_epcs, *output_epcs))
     declaration = event.error_declaration
     certification = event.certification_info
     return EventFacts(

@@ -55,7 +55,7 @@ declared event exists, was recorded by the same author and matches the declarati
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
@@ -63,8 +63,9 @@ from ledger.canonical import JSONObject, JSONValue
 from ledger.errors import MalformedStatementError, UnauthorizedKindError
 from ledger.state import BodyValidator, Kind, LedgerState, Participant
 from ledger.statement import Statement
+from ledger.trace._fast import fast_facts
 from ledger.trace._syntax import json_path, parse_canonical_decimal
-from ledger.trace.epcis import EpcisEvent, ObjectEvent, parse_ledger_event
+from ledger.trace.epcis import EpcisEvent, parse_ledger_event
 from ledger.trace.errors import (
     FieldError,
     MalformedEventError,
@@ -129,13 +130,28 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class TraceEvent:
-    """A valid ``trace.event`` body: the event, its facts, and the receipt's rejections."""
+    """A valid ``trace.event`` body: the event, its facts, and the receipt's rejections.
 
-    event: EpcisEvent
+    ``event`` (the validated model) is built on first use when the body was read by the fast
+    path (``ledger.trace._fast``), which proves the body valid without building it.
+    """
+
+    parsed: EpcisEvent | None = field(compare=False, repr=False)
     facts: EventFacts
     form: JSONObject
     rejections: tuple[Rejection, ...]
     rejection_reason: str | None
+
+    @property
+    def event(self) -> EpcisEvent:
+        """The validated EPCIS event model of ``form``."""
+        if self.parsed is None:
+            # ``form`` is known valid and in normal form: only the model is wanted.
+            object.__setattr__(
+                self, "parsed", parse_ledger_event(self.form, require_normal_form=False)
+            )
+        assert self.parsed is not None
+        return self.parsed
 
 
 def party_id(gln: str) -> str:
@@ -195,8 +211,10 @@ def _extension_keys(form: JSONObject, name: str) -> list[str]:
 
 
 def _rejections(
-    form: JSONObject, event: EpcisEvent, errors: list[FieldError]
+    form: JSONObject, facts: EventFacts, errors: list[FieldError]
 ) -> tuple[tuple[Rejection, ...], str | None]:
+    if not any(":" in key for key in form):  # no extension field, so no rejection
+        return (), None
     list_keys = _extension_keys(form, REJECTED_QUANTITY_LIST)
     reason_keys = _extension_keys(form, REJECTION_REASON)
     for keys in (list_keys, reason_keys):
@@ -205,7 +223,7 @@ def _rejections(
     if not list_keys and not reason_keys:
         return (), None
     where = list_keys[0] if list_keys else reason_keys[0]
-    if not (isinstance(event, ObjectEvent) and event.biz_step == "receiving"):
+    if not (facts.event_type == "ObjectEvent" and facts.biz_step == "receiving"):
         errors.append(
             FieldError(
                 _event_path(json_path((where,))),
@@ -318,11 +336,15 @@ def _rejection(
     return Rejection(lot, quantity, uom if isinstance(uom, str) else None, path)
 
 
-def parse_trace_body(body: JSONObject) -> TraceEvent:
+def parse_trace_body(body: JSONObject, *, fast: bool = True) -> TraceEvent:
     """Validate a ``trace.event`` body (see the module docstring).
 
     Raises ``MalformedStatementError`` for a body that is not ``{"event": {...}}`` and
     ``MalformedTraceEventError`` (a subclass) listing every problem of the event.
+
+    ``fast`` (the default) first tries ``ledger.trace._fast``, which reads an event already
+    in normal form without the pydantic models and leaves everything else (every error
+    included) to them; ``fast=False`` is the reference path, with the same results.
     """
     missing = {"event"} - body.keys()
     if missing:
@@ -341,17 +363,21 @@ def parse_trace_body(body: JSONObject) -> TraceEvent:
         raise MalformedTraceEventError(
             [FieldError("statement.body.event", "must be one EPCIS event (a JSON object)")]
         )
-    try:
-        event = parse_ledger_event(form)
-    except MalformedEventError as exc:
-        raise MalformedTraceEventError(
-            [FieldError(_event_path(e.path), e.message) for e in exc.errors]
-        ) from exc
+    event: EpcisEvent | None = None
+    facts = fast_facts(form) if fast else None
+    if facts is None:
+        try:
+            event = parse_ledger_event(form)
+        except MalformedEventError as exc:
+            raise MalformedTraceEventError(
+                [FieldError(_event_path(e.path), e.message) for e in exc.errors]
+            ) from exc
+        facts = event_facts(event)
     errors: list[FieldError] = []
-    rejections, reason = _rejections(form, event, errors)
+    rejections, reason = _rejections(form, facts, errors)
     if errors:
         raise MalformedTraceEventError(errors)
-    return TraceEvent(event, event_facts(event), form, rejections, reason)
+    return TraceEvent(event, facts, form, rejections, reason)
 
 
 def trace_event_of(statement: Statement) -> TraceEvent:
