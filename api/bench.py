@@ -26,7 +26,7 @@ from ledger.canonical import JSONObject, parse_json
 from ledger.keys import PrivateKey
 from ledger.log import Ledger
 from ledger.state import Kind
-from ledger.statement import Statement, Submission, prove_possession, sign_statement
+from ledger.statement import Statement, Submission, registration_body, sign_statement
 
 ORIGIN = "bench.fairledger.example/log"
 SUPPLIERS = 20
@@ -102,13 +102,9 @@ class _Builder:
                 key=self.operator.public_key.key_id,
                 nonce=f"register-{n:04d}",
                 issued_at=START,
-                body={
-                    "participant": pid,
-                    "display_name": f"Supplier {n}",
-                    "roles": ["supplier", "buyer"],
-                    "public_key": key.public_key.b64,
-                    "proof_of_possession": prove_possession(ORIGIN, pid, key),
-                },
+                body=registration_body(
+                    ORIGIN, pid, key, display_name=f"Supplier {n}", roles=["supplier", "buyer"]
+                ),
             )
             registrations.append(sign_statement(statement, self.operator))
         self.ledger.append(registrations, now=START)

@@ -66,7 +66,7 @@ class _Workload:
         from api.bench import START
         from ledger.keys import PrivateKey
         from ledger.state import Kind
-        from ledger.statement import Statement, prove_possession, sign_statement
+        from ledger.statement import Statement, registration_body, sign_statement
         from ledger.trace.builders import Amount, commission, lot_id, with_check_digit
 
         self.operator = PrivateKey.generate()
@@ -86,14 +86,14 @@ class _Workload:
                 key=self.operator.public_key.key_id,
                 nonce=f"register-{n:04d}",
                 issued_at=START,
-                body={
-                    "participant": pid,
-                    "display_name": f"Supplier {n}",
-                    "roles": ["supplier", "buyer"],
-                    "public_key": key.public_key.b64,
-                    "proof_of_possession": prove_possession(ORIGIN, pid, key),
-                    "gln": self.glns[pid],
-                },
+                body=registration_body(
+                    ORIGIN,
+                    pid,
+                    key,
+                    display_name=f"Supplier {n}",
+                    roles=["supplier", "buyer"],
+                    gln=self.glns[pid],
+                ),
             )
             registrations.append(sign_statement(statement, self.operator))
         self.ledger.append(registrations, now=START)

@@ -25,7 +25,7 @@ from ledger.canonical import JSONObject
 from ledger.keys import PrivateKey
 from ledger.log import Ledger
 from ledger.state import Kind
-from ledger.statement import Statement, Submission, prove_possession, sign_statement
+from ledger.statement import Statement, Submission, registration_body, sign_statement
 from ledger.trace.builders import (
     Amount,
     commission,
@@ -82,14 +82,14 @@ class _Cast:
             self._sign(
                 "operator",
                 Kind.REGISTER,
-                {
-                    "participant": pid,
-                    "display_name": pid.replace("-", " ").title(),
-                    "roles": ["supplier", "buyer"],
-                    "public_key": key.public_key.b64,
-                    "proof_of_possession": prove_possession(ORIGIN, pid, key),
-                    "gln": self.glns[pid],
-                },
+                registration_body(
+                    ORIGIN,
+                    pid,
+                    key,
+                    display_name=pid.replace("-", " ").title(),
+                    roles=["supplier", "buyer"],
+                    gln=self.glns[pid],
+                ),
                 self.operator,
             )
             for pid, key in self.keys.items()

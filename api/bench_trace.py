@@ -33,7 +33,7 @@ from ledger.canonical import JSONObject
 from ledger.keys import PrivateKey
 from ledger.log import Ledger
 from ledger.state import Kind
-from ledger.statement import Statement, Submission, prove_possession, sign_statement
+from ledger.statement import Statement, Submission, registration_body, sign_statement
 from ledger.storage.store import WriteTx
 from ledger.storage.trace import TraceProjection
 from ledger.trace.builders import (
@@ -99,14 +99,14 @@ class _Cast:
                 key=self.operator.public_key.key_id,
                 nonce=f"register-{n:04d}",
                 issued_at=START,
-                body={
-                    "participant": pid,
-                    "display_name": pid.replace("-", " ").title(),
-                    "roles": ["supplier", "buyer"],
-                    "public_key": key.public_key.b64,
-                    "proof_of_possession": prove_possession(ORIGIN, pid, key),
-                    "gln": self.glns[pid],
-                },
+                body=registration_body(
+                    ORIGIN,
+                    pid,
+                    key,
+                    display_name=pid.replace("-", " ").title(),
+                    roles=["supplier", "buyer"],
+                    gln=self.glns[pid],
+                ),
             )
             out.append(sign_statement(statement, self.operator))
         return out

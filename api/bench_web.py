@@ -40,7 +40,7 @@ from ledger.canonical import JSONObject
 from ledger.keys import PrivateKey
 from ledger.log import Ledger
 from ledger.state import Kind
-from ledger.statement import Statement, Submission, prove_possession, sign_statement
+from ledger.statement import Statement, Submission, registration_body, sign_statement
 from ledger.trace.builders import (
     Amount,
     commission,
@@ -112,14 +112,9 @@ class _Builder:
         for pid, display in names:
             key = self.keys[pid] = _key(pid)
             gln = self.glns[pid] = with_check_digit(f"950611{len(self.glns) + 500:06d}")
-            body: JSONObject = {
-                "participant": pid,
-                "display_name": display,
-                "roles": ["supplier", "buyer"],
-                "public_key": key.public_key.b64,
-                "proof_of_possession": prove_possession(ORIGIN, pid, key),
-                "gln": gln,
-            }
+            body = registration_body(
+                ORIGIN, pid, key, display_name=display, roles=["supplier", "buyer"], gln=gln
+            )
             subs.append(self.statement("operator", Kind.REGISTER, body))
         self.ledger.append(subs, now=self.tick())
 

@@ -53,7 +53,7 @@ from ledger.errors import ConflictError
 from ledger.keys import PrivateKey, save_private_key
 from ledger.log import Ledger
 from ledger.state import Kind
-from ledger.statement import prove_possession
+from ledger.statement import registration_body
 from ledger.trace import builders
 from ledger.trace.builders import Amount, BizTransaction, lot_id, trace_body
 from ledger.verify import verify_database
@@ -318,14 +318,14 @@ class _World:
             self.submit(
                 "operator",
                 Kind.REGISTER,
-                {
-                    "participant": member.id,
-                    "display_name": member.name,
-                    "roles": list(member.roles),
-                    "public_key": key.public_key.b64,
-                    "proof_of_possession": prove_possession(ORIGIN, member.id, key),
-                    "gln": member.gln,
-                },
+                registration_body(
+                    ORIGIN,
+                    member.id,
+                    key,
+                    display_name=member.name,
+                    roles=member.roles,
+                    gln=member.gln,
+                ),
                 when=self.clock,
             )
 

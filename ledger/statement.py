@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -354,6 +355,29 @@ def possession_message(ledger: str, participant: str, public_key: PublicKey) -> 
 
 def prove_possession(ledger: str, participant: str, key: PrivateKey) -> str:
     return b64encode(key.sign(possession_message(ledger, participant, key.public_key)))
+
+
+def registration_body(
+    ledger: str,
+    participant: str,
+    key: PrivateKey,
+    *,
+    display_name: str,
+    roles: Sequence[str],
+    gln: str | None = None,
+) -> JSONObject:
+    """The body of a ``participant.register`` statement (DESIGN §3) for ``participant``
+    holding ``key``, with its proof of possession; the operator signs the statement."""
+    body: JSONObject = {
+        "participant": participant,
+        "display_name": display_name,
+        "roles": list(roles),
+        "public_key": key.public_key.b64,
+        "proof_of_possession": prove_possession(ledger, participant, key),
+    }
+    if gln is not None:
+        body["gln"] = gln
+    return body
 
 
 def record_leaf(
