@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from contracts.bodies import SaleReportBody, parse_body
 from contracts.entries import Entry, EntryLike, as_entries, paused_gc
 from contracts.errors import ContractError
-from contracts.lifecycle import CONTRACT_KINDS, Contract, replay_contracts
+from contracts.lifecycle import CONTRACT_KINDS, Contract, ContractVersion, replay_contracts
 from contracts.money import Currency, Money
 from contracts.obligations import (
     OBLIGATION_KINDS,
@@ -75,13 +75,18 @@ __all__ = [
     "PaymentsAudit",
     "ProducerShare",
     "SaleFact",
+    "SalesTotal",
+    "StatementSummary",
     "ValueDistribution",
+    "fairness_from_summaries",
     "fairness_of",
     "fairness_report",
     "gini",
     "payments_audit",
     "payments_audit_of",
     "ratio_json",
+    "sales_totals",
+    "summarise_statement",
 ]
 
 
@@ -584,6 +589,165 @@ class SaleFact:
     revenue: Money
 
 
+@dataclass(frozen=True, slots=True)
+class SalesTotal:
+    """A seller's reported sales revenue of one period in one currency, and their seqs."""
+
+    seller: str
+    period: str
+    currency: str
+    minor: int
+    seqs: tuple[int, ...]
+
+
+def sales_totals(sold: Iterable[SaleFact]) -> list[SalesTotal]:
+    """``sold`` summed per seller, period and currency (seqs in ascending order)."""
+    sums: dict[tuple[str, str, str], list[int]] = {}
+    seqs: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for sale in sold:
+        key = (sale.seller, sale.period, sale.revenue.currency.code)
+        sums.setdefault(key, [0])[0] += sale.revenue.minor
+        seqs[key].append(sale.seq)
+    return [
+        SalesTotal(key[0], key[1], key[2], sums[key][0], tuple(sorted(seqs[key])))
+        for key in sorted(sums)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementSummary:
+    """What fairness needs from one recorded statement, summed once (when it is recorded,
+    by the contract projection) so the report never decodes statements again.
+
+    ``flows`` is each party's net value from the statement's lines (every party a line
+    names, zero included); ``supplied`` and ``shared`` the delivery net and revenue-share
+    parts per supplier; ``findings`` the realised floor findings under the floors of the
+    contract version ``version`` (``terms_hash``) in force during the period, which the
+    summary is valid for only while that version is still the one in force."""
+
+    seq: int
+    version: int
+    terms_hash: str
+    currency: Currency
+    flows: dict[str, int]
+    supplied: dict[str, int]
+    shared: dict[str, int]
+    findings: tuple[FloorFinding, ...]
+
+    def to_json(self) -> JSONObject:
+        return {
+            "seq": self.seq,
+            "version": self.version,
+            "terms_hash": self.terms_hash,
+            "currency": self.currency.code,
+            "flows": dict(self.flows),
+            "supplied": dict(self.supplied),
+            "shared": dict(self.shared),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> StatementSummary:
+        def ints(value: JSONValue) -> dict[str, int]:
+            return (
+                {str(k): int(str(v)) for k, v in value.items()} if isinstance(value, dict) else {}
+            )
+
+        findings = data.get("findings")
+        return cls(
+            int(str(data["seq"])),
+            int(str(data["version"])),
+            str(data["terms_hash"]),
+            Currency(str(data["currency"])),
+            ints(data.get("flows")),
+            ints(data.get("supplied")),
+            ints(data.get("shared")),
+            tuple(
+                FloorFinding(
+                    str(f["contract_id"]),
+                    int(str(f["version"])),
+                    str(f["gtin"]),
+                    str(f["kind"]),
+                    str(f["detail"]),
+                    tuple(int(str(s)) for s in f["seqs"]),  # type: ignore[union-attr]
+                )
+                for f in (findings if isinstance(findings, list) else ())
+                if isinstance(f, dict)
+            ),
+        )
+
+    def fits(self, version: ContractVersion) -> bool:
+        """Whether this summary was made under ``version`` (the one now in force)."""
+        return self.version == version.version and self.terms_hash == version.terms_hash
+
+
+def summarise_statement(
+    contract: Contract, period: str, seq: int, recorded: JSONObject
+) -> StatementSummary | None:
+    """The summary of the statement ``seq`` (body ``recorded``) of ``contract`` for
+    ``period``, under the version in force during the period; None if fairness skips it
+    (an unreadable body, or no version in force)."""
+    try:
+        statement = _StatementView.model_validate(recorded)
+    except ValueError:
+        return None
+    currency = Currency(statement.currency)
+    version = contract.in_force_during(period)
+    if version is None:
+        return None
+    terms = version.terms
+    cid = contract.contract_id
+    flows: dict[str, int] = defaultdict(int)
+    supplied: dict[str, int] = defaultdict(int)
+    shared: dict[str, int] = defaultdict(int)
+    findings: list[FloorFinding] = []
+    floors: dict[str, Decimal | None] = {}
+    for line in statement.deliveries:
+        net = _minor(line.net, currency)
+        flows[line.supplier] += net
+        flows[line.buyer] -= net
+        supplied[line.supplier] += net
+        if line.gtin in floors:
+            floor = floors[line.gtin]
+        else:
+            product = terms.product(line.gtin)
+            floor = floors[line.gtin] = product.pricing.floor if product is not None else None
+        if floor is None:
+            continue
+        accepted = Decimal(line.accepted)
+        if accepted > 0 and _below_floor(net, currency.exponent, accepted, floor):
+            unit = Fraction(Decimal(line.net)) / Fraction(accepted)
+            if unit < Fraction(floor):
+                findings.append(
+                    FloorFinding(
+                        cid,
+                        line.version,
+                        line.gtin,
+                        "realised",
+                        f"delivery {line.delivery} was settled at "
+                        f"{_four_places(unit)} per {line.unit}, below the declared "
+                        f"floor {floor}",
+                        tuple(line.seqs),
+                    )
+                )
+    for share_line in statement.revenue_shares:
+        for part in share_line.parts:
+            amount = _minor(part.amount, currency)
+            flows[part.supplier] += amount
+            flows[share_line.seller] -= amount
+            shared[part.supplier] += amount
+    return StatementSummary(
+        seq,
+        version.version,
+        version.terms_hash,
+        currency,
+        dict(flows),
+        dict(supplied),
+        dict(shared),
+        tuple(findings),
+    )
+
+
 def fairness_of(
     contracts: Mapping[str, Contract],
     settlements: Mapping[tuple[str, str], SettlementRef],
@@ -595,10 +759,35 @@ def fairness_of(
     """``fairness_report`` over replayed state: the contracts, the statement in force per
     (contract, period), a lookup of recorded statement bodies by seq, and the sale reports
     (e.g. all read from the contract projection's documents, not by replaying records)."""
-    sales: dict[tuple[str, str], list[tuple[int, Money]]] = defaultdict(list)
-    for sale in sold:
-        if period is None or sale.period == period:
-            sales[(sale.seller, sale.period)].append((sale.seq, sale.revenue))
+
+    def summary(contract: Contract, stated_period: str, ref: SettlementRef) -> Summarised:
+        recorded = statement_body(ref.seq)
+        if recorded is None:
+            return None
+        return summarise_statement(contract, stated_period, ref.seq, recorded)
+
+    totals = sales_totals(s for s in sold if period is None or s.period == period)
+    return fairness_from_summaries(contracts, settlements, summary, totals, period=period)
+
+
+#: A statement's summary, or None when fairness skips the statement.
+Summarised = StatementSummary | None
+
+
+def fairness_from_summaries(
+    contracts: Mapping[str, Contract],
+    settlements: Mapping[tuple[str, str], SettlementRef],
+    summary: Callable[[Contract, str, SettlementRef], Summarised],
+    totals: Iterable[SalesTotal],
+    *,
+    period: str | None = None,
+) -> FairnessReport:
+    """``fairness_of`` from statement summaries (``summary(contract, period, ref)``, e.g. as
+    the contract projection keeps them) and sales totals per seller and period."""
+    sales: dict[tuple[str, str], list[SalesTotal]] = defaultdict(list)
+    for total in totals:
+        if period is None or total.period == period:
+            sales[(total.seller, total.period)].append(total)
     shares: list[ProducerShare] = []
     values: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     findings: list[FloorFinding] = []
@@ -608,62 +797,29 @@ def fairness_of(
         contract = contracts.get(cid)
         if contract is None or (period and stated_period != period):
             continue
-        recorded = statement_body(ref.seq)
-        if recorded is None:
+        summarised = summary(contract, stated_period, ref)
+        if summarised is None:
             continue
-        try:
-            statement = _StatementView.model_validate(recorded)
-        except ValueError:
-            continue
-        currency = Currency(statement.currency)
         version = contract.in_force_during(stated_period)
         if version is None:
             continue
+        currency = summarised.currency
         terms = version.terms
         buyers = set(terms.parties_with("buyer"))
         producers = tuple(p for p in terms.parties_with("supplier") if p not in buyers)
-        goods = shared = 0
         flows = values[(stated_period, currency.code)]
-        for line in statement.deliveries:
-            net = _minor(line.net, currency)
-            flows[line.supplier] += net
-            flows[line.buyer] -= net
-            if line.supplier in producers:
-                goods += net
-            product = terms.product(line.gtin)
-            floor = product.pricing.floor if product is not None else None
-            if floor is None:
-                continue
-            accepted = Decimal(line.accepted)
-            if accepted > 0 and _below_floor(net, currency.exponent, accepted, floor):
-                unit = Fraction(Decimal(line.net)) / Fraction(accepted)
-                if unit < Fraction(floor):
-                    findings.append(
-                        FloorFinding(
-                            cid,
-                            line.version,
-                            line.gtin,
-                            "realised",
-                            f"delivery {line.delivery} was settled at "
-                            f"{_four_places(unit)} per {line.unit}, below the declared "
-                            f"floor {floor}",
-                            tuple(line.seqs),
-                        )
-                    )
-        for share_line in statement.revenue_shares:
-            for part in share_line.parts:
-                amount = _minor(part.amount, currency)
-                flows[part.supplier] += amount
-                flows[share_line.seller] -= amount
-                if part.supplier in producers:
-                    shared += amount
+        for party, minor in summarised.flows.items():
+            flows[party] += minor
+        goods = sum(summarised.supplied.get(p, 0) for p in set(producers))
+        shared = sum(summarised.shared.get(p, 0) for p in set(producers))
+        findings.extend(summarised.findings)
         revenue = 0
         sale_seqs: list[int] = []
         for buyer in sorted(buyers):
-            for seq, money in sales.get((buyer, stated_period), []):
-                if money.currency == currency:
-                    revenue += money.minor
-                    sale_seqs.append(seq)
+            for total in sales.get((buyer, stated_period), []):
+                if total.currency == currency.code:
+                    revenue += total.minor
+                    sale_seqs.extend(total.seqs)
         shares.append(
             ProducerShare(
                 cid,
@@ -677,8 +833,8 @@ def fairness_of(
             )
         )
     for (seller, sale_period), reported in sales.items():
-        for _, money in reported:
-            values[(sale_period, money.currency.code)][seller] += money.minor
+        for total in reported:
+            values[(sale_period, total.currency)][seller] += total.minor
     distributions = []
     for (dist_period, code), flows in sorted(values.items()):
         currency = Currency(code)

@@ -24,7 +24,24 @@ collection             key                          document
 ``payments``           ``<seq, 12 digits>``         ``SentPayment.to_json()``
 ``sales``              ``by-lot/<lot>/<YYYY-MM>/<seq>``,  the sale report: seller, quantity,
                        ``by-period/<YYYY-MM>/<seq>``  revenue
+``fairness``           ``layout``                   ``{"summaries": 1, "complete": true}``,
+                                                    written with the first contract record:
+                                                    the summaries below cover every record
+``fairness``           ``statement/<contract>/       ``contracts.audit.StatementSummary`` of the
+                       <YYYY-MM>``                  statement in force (money flows per party,
+                                                    producer goods and shares, realised floor
+                                                    findings), made when it is recorded
+``fairness``           ``sales/<YYYY-MM>/<seller>/   the seller's sales of the period recorded
+                       <seq // 4096>``              in that seq range: revenue and seqs per
+                                                    currency
 =====================  ===========================  =========================================
+
+The fairness report (``contracts.reports.ledger_fairness_report``) reads the ``fairness``
+summaries and never decodes a statement, except one whose summary is missing or was made under
+a contract version no longer in force for its period (after an amendment). A ledger whose
+projection predates the summaries (no ``layout`` document, or one written when documents of
+the earlier projection were already there: ``complete`` false) is reported from the statements
+and sale documents until ``fairledger rebuild``.
 
 Obligation states that depend on the date (pending, due, late) are not stored: the projection
 has no clock. ``contracts.obligations.obligation_state(Obligation.from_json(doc), on)`` gives
@@ -35,6 +52,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from contracts.audit import summarise_statement
 from contracts.bodies import SaleReportBody, parse_body
 from contracts.entries import Entry
 from contracts.errors import ContractError
@@ -69,6 +87,12 @@ OBLIGATION_PARTIES = "obligation-parties"
 SETTLEMENTS = "settlements"
 PAYMENTS = "payments"
 SALES = "sales"
+FAIRNESS = "fairness"
+#: The ``fairness`` document that says this projection keeps the fairness summaries.
+FAIRNESS_LAYOUT = "layout"
+#: Sales of one seller and period are summed in documents of this many seqs each, so a
+#: document stays small however many sales a period has.
+SALES_BUCKET = 4096
 #: Every document collection this projection writes.
 COLLECTIONS = (
     CONTRACTS,
@@ -78,12 +102,21 @@ COLLECTIONS = (
     SETTLEMENTS,
     PAYMENTS,
     SALES,
+    FAIRNESS,
 )
 _MINE = frozenset({*CONTRACT_KINDS, *OBLIGATION_KINDS, Kind.SALE_REPORT})
 
 
 def payment_key(seq: int) -> str:
     return f"{seq:012d}"
+
+
+def statement_summary_key(contract_id: str, period: str) -> str:
+    return f"statement/{contract_id}/{period}"
+
+
+def sales_total_key(period: str, seller: str, seq: int) -> str:
+    return f"sales/{period}/{seller}/{seq // SALES_BUCKET:09d}"
 
 
 def _entry(seq: int, statement: Statement, recorded_at: str) -> Entry:
@@ -113,6 +146,8 @@ class _Batch:
         self.tx = tx
         self.overlay: dict[tuple[str, str], tuple[int, JSONValue] | None] = {}
         self.staged: dict[int, Entry] = {}
+        self.statements: dict[int, Entry] = {}  # this batch's settlement statements
+        self.layout_known = False
 
     # -- documents -----------------------------------------------------------------------
 
@@ -191,9 +226,13 @@ class _Batch:
             return
         if statement.kind not in _MINE:
             return
+        if not self.layout_known:
+            self._mark_layout(record.seq)
         if statement.kind == Kind.SALE_REPORT:
             self._sale(entry)
             return
+        if statement.kind == Kind.SETTLEMENT:
+            self.statements[record.seq] = entry
         try:
             outcome = self._judge(entry)
         except ContractError:
@@ -202,6 +241,7 @@ class _Batch:
             self._write_contract(outcome, entry.seq)
         elif isinstance(outcome, Changes):
             self._write_changes(outcome, entry.seq)
+            self._summarise(outcome, entry)
 
     def flush(self) -> None:
         for (collection, key), value in self.overlay.items():
@@ -211,6 +251,7 @@ class _Batch:
                 self.tx.put_document(collection, key, value[0], value[1])
         self.overlay.clear()
         self.staged.clear()
+        self.statements.clear()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -262,3 +303,56 @@ class _Batch:
         key = payment_key(entry.seq)
         self._put(SALES, f"by-lot/{body.lot}/{body.period}/{key}", entry.seq, doc)
         self._put(SALES, f"by-period/{body.period}/{key}", entry.seq, doc)
+        self._add_sale(
+            entry.seq, entry.author, body.period, body.revenue.currency, body.revenue.money().minor
+        )
+
+    # -- fairness summaries --------------------------------------------------------------
+
+    def _add_sale(self, seq: int, seller: str, period: str, currency: str, minor: int) -> None:
+        key = sales_total_key(period, seller, seq)
+        found = self._get(FAIRNESS, key)
+        currencies: dict[str, JSONValue] = {}
+        if isinstance(found, dict) and isinstance(found.get("currencies"), dict):
+            currencies = dict(found["currencies"])  # type: ignore[arg-type]
+        before = currencies.get(currency)
+        revenue, seqs = 0, []
+        if isinstance(before, dict):
+            revenue = int(str(before["revenue"]))
+            seqs = list(before["seqs"])  # type: ignore[arg-type]
+        currencies[currency] = {"revenue": revenue + minor, "seqs": [*seqs, seq]}
+        doc: JSONObject = {"seller": seller, "period": period, "currencies": currencies}
+        self._put(FAIRNESS, key, seq, doc)
+
+    def _mark_layout(self, seq: int) -> None:
+        """Before the first contract record this projection stages: the ``layout`` marker,
+        ``complete`` unless documents of an earlier projection (without summaries) exist.
+        A rebuild starts from empty collections, so it always marks the layout complete."""
+        self.layout_known = True
+        if self._get(FAIRNESS, FAIRNESS_LAYOUT) is not None:
+            return
+        earlier = any(
+            self.tx.documents(collection, limit=1) for collection in (CONTRACTS, SETTLEMENTS, SALES)
+        )
+        self._put(FAIRNESS, FAIRNESS_LAYOUT, seq, {"summaries": 1, "complete": not earlier})
+
+    def _summarise(self, changes: Changes, entry: Entry) -> None:
+        """Keep the summary of the statement in force of every (contract, period) whose
+        statement changed; none when fairness would skip the statement."""
+        for ref in changes.settlements:
+            key = statement_summary_key(ref.contract_id, ref.period)
+            found = self._get(FAIRNESS, key)
+            if isinstance(found, dict) and found.get("seq") == ref.seq:
+                continue
+            recorded = self.statements.get(ref.seq) or self._lookup(ref.seq)
+            contract = self.contract(ref.contract_id)
+            summary = None
+            if recorded is not None and contract is not None:
+                try:
+                    summary = summarise_statement(contract, ref.period, ref.seq, recorded.body)
+                except (ValueError, ContractError):
+                    summary = None
+            if summary is None:
+                self._delete(FAIRNESS, key)
+            else:
+                self._put(FAIRNESS, key, entry.seq, summary.to_json())

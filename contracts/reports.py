@@ -8,6 +8,12 @@ of contracts, obligations, statements and sales, never with the size of the ledg
 ledger of a million trace events answers as quickly as one of a thousand. The audits are the
 same functions as the record-replaying ones (``contracts.audit.payments_audit_of`` and
 ``fairness_of``), so both paths agree by construction.
+
+The fairness report reads the projection's ``fairness`` summaries (one small document per
+statement in force, sales totals per seller and period: ``contracts.audit.StatementSummary``,
+``SalesTotal``), made with the same function the reference path applies to the decoded
+statements (``summarise_statement``); it decodes a statement only when its summary is missing
+or stale. ``reference_fairness_report`` is the path without summaries.
 """
 
 from __future__ import annotations
@@ -21,14 +27,27 @@ from contracts.audit import (
     FairnessReport,
     PaymentsAudit,
     SaleFact,
+    SalesTotal,
+    StatementSummary,
+    fairness_from_summaries,
     fairness_of,
     payments_audit_of,
+    summarise_statement,
 )
 from contracts.entries import Entry, paused_gc
 from contracts.lifecycle import Contract
 from contracts.money import Money
 from contracts.obligations import Obligation, SettlementRef
-from contracts.projection import CONTRACT_PARTIES, CONTRACTS, OBLIGATIONS, SALES, SETTLEMENTS
+from contracts.projection import (
+    CONTRACT_PARTIES,
+    CONTRACTS,
+    FAIRNESS,
+    FAIRNESS_LAYOUT,
+    OBLIGATIONS,
+    SALES,
+    SETTLEMENTS,
+    statement_summary_key,
+)
 from ledger.canonical import JSONObject, JSONValue
 from ledger.log import Ledger
 from ledger.state import Kind
@@ -45,6 +64,7 @@ __all__ = [
     "load_contract",
     "load_contracts",
     "recorded_statements",
+    "reference_fairness_report",
 ]
 
 _PAGE = 1000
@@ -172,23 +192,101 @@ def _sale(body: JSONValue) -> SaleFact | None:
 
 def ledger_fairness_report(ledger: Ledger, *, period: str | None = None) -> FairnessReport:
     """``contracts.audit.fairness_report`` from the projection: contracts, the statement in
-    force per contract and month (and its record), and the month's sale reports."""
+    force per contract and month, and the projection's fairness summaries of those statements
+    and of the month's sales (``contracts.projection``); a statement is decoded only when its
+    summary is missing or stale. A ledger whose projection predates the summaries is reported
+    from the statements and sale documents (``reference_fairness_report``)."""
     contracts = load_contracts(ledger)
     with ledger.store.read() as tx:
-        refs: dict[tuple[str, str], SettlementRef] = {}
-        for _key, body in _scan(tx, SETTLEMENTS):
-            if isinstance(body, dict):
-                ref = SettlementRef.from_json(body)
-                if period is None or ref.period == period:
-                    refs[(ref.contract_id, ref.period)] = ref
-        bodies: dict[int, JSONObject] = {}
-        for ref in refs.values():
-            stored = tx.record(ref.seq)
-            if stored is not None:
-                entry = Entry.from_leaf(stored.leaf)
-                if entry.kind == Kind.SETTLEMENT:
-                    bodies[ref.seq] = entry.body
-        prefix = "by-period/" if period is None else f"by-period/{period}/"
-        sold = [sale for _k, body in _scan(tx, SALES, prefix) if (sale := _sale(body)) is not None]
+        layout = tx.document(FAIRNESS, FAIRNESS_LAYOUT)
+        if (
+            layout is None
+            or not isinstance(layout[1], dict)
+            or layout[1].get("complete") is not True
+        ):
+            return _reference_fairness(tx, contracts, period)
+        refs = _settlements(tx, period)
+        kept: dict[str, JSONValue] = dict(_scan(tx, FAIRNESS, "statement/"))
+        summaries: dict[tuple[str, str], StatementSummary | None] = {}
+        for key, ref in refs.items():
+            contract = contracts.get(ref.contract_id)
+            version = None if contract is None else contract.in_force_during(ref.period)
+            if contract is None or version is None:
+                continue  # skipped by the report whatever the statement says
+            body = kept.get(statement_summary_key(*key))
+            found = StatementSummary.from_json(body) if isinstance(body, dict) else None
+            if found is None or found.seq != ref.seq or not found.fits(version):
+                recorded = _statement_body(tx, ref.seq)
+                found = (
+                    None
+                    if recorded is None
+                    else summarise_statement(contract, ref.period, ref.seq, recorded)
+                )
+            summaries[key] = found
+        sales_prefix = "sales/" if period is None else f"sales/{period}/"
+        totals = [
+            total
+            for _key, body in _scan(tx, FAIRNESS, sales_prefix)
+            for total in _sales_totals(body)
+        ]
+    with paused_gc():
+        return fairness_from_summaries(
+            contracts,
+            refs,
+            lambda _contract, stated, ref: summaries.get((ref.contract_id, stated)),
+            totals,
+            period=period,
+        )
+
+
+def reference_fairness_report(ledger: Ledger, *, period: str | None = None) -> FairnessReport:
+    """The fairness report computed from the statements' records and the sale documents,
+    never from the fairness summaries: what ``ledger_fairness_report`` must equal."""
+    contracts = load_contracts(ledger)
+    with ledger.store.read() as tx:
+        return _reference_fairness(tx, contracts, period)
+
+
+def _settlements(tx: Reader, period: str | None) -> dict[tuple[str, str], SettlementRef]:
+    refs: dict[tuple[str, str], SettlementRef] = {}
+    for _key, body in _scan(tx, SETTLEMENTS):
+        if isinstance(body, dict):
+            ref = SettlementRef.from_json(body)
+            if period is None or ref.period == period:
+                refs[(ref.contract_id, ref.period)] = ref
+    return refs
+
+
+def _statement_body(tx: Reader, seq: int) -> JSONObject | None:
+    stored = tx.record(seq)
+    if stored is None:
+        return None
+    entry = Entry.from_leaf(stored.leaf)
+    return entry.body if entry.kind == Kind.SETTLEMENT else None
+
+
+def _sales_totals(body: JSONValue) -> list[SalesTotal]:
+    if not isinstance(body, dict) or not isinstance(body.get("currencies"), dict):
+        return []
+    seller, period = str(body["seller"]), str(body["period"])
+    totals = []
+    for code, total in body["currencies"].items():  # type: ignore[union-attr]
+        if isinstance(total, dict) and isinstance(total.get("seqs"), list):
+            seqs = tuple(int(str(seq)) for seq in total["seqs"])  # type: ignore[union-attr]
+            totals.append(SalesTotal(seller, period, code, int(str(total["revenue"])), seqs))
+    return totals
+
+
+def _reference_fairness(
+    tx: Reader, contracts: dict[str, Contract], period: str | None
+) -> FairnessReport:
+    refs = _settlements(tx, period)
+    bodies: dict[int, JSONObject] = {}
+    for ref in refs.values():
+        recorded = _statement_body(tx, ref.seq)
+        if recorded is not None:
+            bodies[ref.seq] = recorded
+    prefix = "by-period/" if period is None else f"by-period/{period}/"
+    sold = [sale for _k, body in _scan(tx, SALES, prefix) if (sale := _sale(body)) is not None]
     with paused_gc():
         return fairness_of(contracts, refs, bodies.get, sold, period=period)
