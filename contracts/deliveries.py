@@ -221,11 +221,19 @@ def _trace_extension_keys(event: Mapping[str, JSONValue], name: str) -> list[str
     return found
 
 
-def _extensions(event: Mapping[str, JSONValue]) -> tuple[dict[str, JSONValue], list[str]]:
-    """FairLedger contract extension fields by local name (``dueDate``...)."""
-    # Every extension key holds a colon (a full IRI or a declared prefix); EPCIS's own
-    # keys hold none, so most events are done after this one pass.
-    candidates = [key for key in event if ":" in key]
+def _colon_keys(event: Mapping[str, JSONValue]) -> list[str]:
+    """The keys of ``event`` holding a colon: every extension key does (a full IRI or a
+    declared prefix); EPCIS's own keys hold none."""
+    return [key for key in event if ":" in key]
+
+
+def _extensions(
+    event: Mapping[str, JSONValue], candidates: list[str] | None = None
+) -> tuple[dict[str, JSONValue], list[str]]:
+    """FairLedger contract extension fields by local name (``dueDate``...); ``candidates``
+    are ``_colon_keys(event)`` when the caller has them already."""
+    if candidates is None:
+        candidates = _colon_keys(event)
     if not candidates:
         return {}, []
     prefixes: tuple[str, ...] = (CONTRACT_NS,)
@@ -268,9 +276,9 @@ _NO_FIELDS: tuple[date | None, bool, str | None, str | None, tuple[str, ...]] = 
 
 
 def _contract_fields(
-    event: Mapping[str, JSONValue],
+    event: Mapping[str, JSONValue], candidates: list[str] | None = None
 ) -> tuple[date | None, bool, str | None, str | None, tuple[str, ...]]:
-    found, problems = _extensions(event)
+    found, problems = _extensions(event, candidates)
     if not found and not problems:
         return _NO_FIELDS
     due: date | None = None
@@ -502,10 +510,11 @@ def _normal_lot(text: str) -> bool:
         return False
 
 
-def _fast_rejections(raw: JSONObject, step: object) -> Rejections:
+def _fast_rejections(raw: JSONObject, step: object, candidates: list[str]) -> Rejections:
     """The receipt's rejections when they are exactly as ``ledger.trace.rules`` accepts them
-    (else ``_NotNormalError``: the reference reader asks the trace domain)."""
-    for key in raw:
+    (else ``_NotNormalError``: the reference reader asks the trace domain). ``candidates``
+    are ``_colon_keys(raw)``: a trace extension key holds a colon too."""
+    for key in candidates:
         if key.endswith(_REJECTION_NAMES):
             break
     else:
@@ -570,8 +579,9 @@ def _fast(entry: Entry, raw: JSONObject) -> TraceEvent | None:
         delivered_on = moment.date()
     else:
         delivered_on = _local_date(moment - (own or timedelta(0)), offset)
-    rejections = _fast_rejections(raw, step)
-    due, majeure, reason, contract, problems = _contract_fields(raw)
+    candidates = _colon_keys(raw)
+    rejections = _fast_rejections(raw, step, candidates)
+    due, majeure, reason, contract, problems = _contract_fields(raw, candidates)
     return TraceEvent(
         entry.seq,
         entry.author,

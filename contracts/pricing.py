@@ -98,8 +98,12 @@ def minor_text(minor: int, exponent: int) -> str:
     ``"12.50"``, ``"-0.05"``, ``"7"``."""
     if exponent == 0:
         return str(minor)
-    whole, part = divmod(-minor if minor < 0 else minor, 10**exponent)
-    return f"{'-' if minor < 0 else ''}{whole}.{part:0{exponent}d}"
+    # the digits of |minor|, padded to at least one whole digit, with the point put in
+    if minor < 0:
+        digits = str(-minor).rjust(exponent + 1, "0")
+        return f"-{digits[:-exponent]}.{digits[-exponent:]}"
+    digits = str(minor).rjust(exponent + 1, "0")
+    return f"{digits[:-exponent]}.{digits[-exponent:]}"
 
 
 def _fraction(numerator: int, denominator: int) -> Fraction:

@@ -15,6 +15,7 @@ gets the same statement and the shares never add up to more than the whole.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -115,26 +116,29 @@ class ProvenanceGraph:
         return self
 
     def contributions(self, lot: str, as_of_seq: int) -> Sequence[UpstreamContribution]:
-        shares: dict[str, Fraction] = {}
+        # Shares are exact ratios kept as integer pairs (numerator, denominator): the same
+        # rationals as Fraction arithmetic gives, without a Fraction per step.
+        shares: dict[str, tuple[int, int]] = {}
         proofs: dict[str, set[int]] = {}
-        self._walk(lot, Fraction(1), frozenset(), as_of_seq, shares, proofs, set())
+        self._walk(lot, 1, 1, frozenset(), as_of_seq, shares, proofs, set())
         return [
             UpstreamContribution(
                 origin,
                 self.supplies[origin].supplier,
-                decimal_share(share),
+                decimal_share(Fraction(numerator, denominator)),
                 tuple(sorted(proofs[origin])),
             )
-            for origin, share in sorted(shares.items())
+            for origin, (numerator, denominator) in sorted(shares.items())
         ]
 
     def _walk(
         self,
         lot: str,
-        share: Fraction,
+        numerator: int,
+        denominator: int,
         path: frozenset[int],
         as_of_seq: int,
-        shares: dict[str, Fraction],
+        shares: dict[str, tuple[int, int]],
         proofs: dict[str, set[int]],
         visiting: set[str],
     ) -> None:
@@ -144,11 +148,16 @@ class ProvenanceGraph:
                 raise InvalidFactError(f"lot {lot} is its own ancestor")
             visiting.add(lot)
             total = sum((q for t in transforms for _, q in t.inputs), Fraction(0))
+            # share * quantity / total, with total = tn / td
+            base_n, base_d = numerator * total.denominator, denominator * total.numerator
             for transform in transforms:
                 for source, quantity in transform.inputs:
+                    n, d = base_n * quantity.numerator, base_d * quantity.denominator
+                    divisor = math.gcd(n, d)
                     self._walk(
                         source,
-                        share * quantity / total,
+                        n // divisor,
+                        d // divisor,
                         path | {transform.seq},
                         as_of_seq,
                         shares,
@@ -160,5 +169,11 @@ class ProvenanceGraph:
         supply = self.supplies.get(lot)
         if supply is None or supply.seq > as_of_seq:
             return
-        shares[lot] = shares.get(lot, Fraction(0)) + share
+        seen = shares.get(lot)
+        if seen is not None:
+            n = seen[0] * denominator + numerator * seen[1]
+            d = seen[1] * denominator
+            divisor = math.gcd(n, d)
+            numerator, denominator = n // divisor, d // divisor
+        shares[lot] = (numerator, denominator)
         proofs.setdefault(lot, set()).update(path | {supply.seq})

@@ -198,6 +198,46 @@ _STATEMENT = _object_template(
 )  # fmt: skip
 
 
+def _flat_template(template: str, *fields: str) -> str:
+    """A ``str.format`` template of the text ``template.format(*fields)`` gives when each of
+    ``fields`` is itself a ``str.format`` fragment: nested objects flattened into one
+    template, so a whole line is written by a single ``format`` call."""
+    marks = [f"\x00{i}\x00" for i in range(len(fields))]
+    text = template.format(*marks).replace("{", "{{").replace("}", "}}")
+    for mark, field in zip(marks, fields, strict=True):
+        text = text.replace(mark, field)
+    return text
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` is written as ``"text"`` (printable ASCII without quote or
+    backslash): what ``_s`` writes as is. A concatenation is plain iff every part is."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
+def _safe_int(value: int) -> bool:
+    return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+
+
+# The whole delivery line in one template: string fields from records ({0}-{5}, the
+# rejection reason {9}) are written between quotes only after ``_plain`` accepts them all at
+# once; the other strings are decimals, ratios and ISO dates (digits, ".", "-", "/").
+_DELIVERY_FLAT = _flat_template(
+    _DELIVERY,
+    '"{0}"', "{6}", '"{1}"', '"{2}"', '"{3}"', '"{4}"', '"{5}"', '"{7}"', '"{8}"',
+    '"{10}"', "{9}", '"{11}"', '"{12}"', "{13}", "{14}", "{15}", '"{16}"',
+    _flat_template(_AMOUNT, '"{17}"', '"{18}"'),
+    _flat_template(_AMOUNT, '"{19}"', '"{20}"'),
+    _flat_template(_AMOUNT, '"{21}"', '"{22}"'),
+    '"{23}"', "[{24},{25}]",
+)  # fmt: skip
+_SHARE_FLAT = _flat_template(
+    _SHARE, "{0}", '"{1}"', '"{2}"', '"{3}"', "{4}",
+    _flat_template(_AMOUNT, '"{5}"', '"{6}"'), "{7}", "{8}",
+)  # fmt: skip
+_PART_FLAT = _flat_template(_PART, '"{0}"', '"{1}"', '"{2}"', '"{3}"', '"{4}"', "{5}")
+
+
 def _value_text(line: Line) -> str:
     return _AMOUNT.format(_s(line.amount.amount), _s(_exact(line.exact)))
 
@@ -305,7 +345,54 @@ class DeliveryLine:
         }
 
     def canonical_text(self) -> str:
-        """RFC 8785 text of ``to_json()``, written directly."""
+        """RFC 8785 text of ``to_json()``, written directly (one ``format`` call when every
+        string from the records is plain and every integer in range, else field by field)."""
+        d, p = self.delivery, self.priced
+        reason = d.rejection_reason
+        first, second = d.seqs if len(d.seqs) == 2 else (None, None)
+        if (
+            _plain(
+                d.delivery_id + d.supplier + d.buyer + d.lot + d.gtin + self.unit + (reason or "")
+            )
+            and type(first) is int
+            and type(second) is int
+            and type(self.version) is int
+            and type(p.days_late) is int
+            and min(first, second, self.version, p.days_late) >= -MAX_SAFE_INTEGER
+            and max(first, second, self.version, p.days_late) <= MAX_SAFE_INTEGER
+        ):
+            exponent = self.currency.exponent
+            return _DELIVERY_FLAT.format(
+                d.delivery_id,
+                d.supplier,
+                d.buyer,
+                d.lot,
+                d.gtin,
+                self.unit,
+                self.version,
+                _dec(d.shipped),
+                _dec(d.received),
+                "null" if reason is None else f'"{reason}"',
+                _dec(p.rejected),
+                (d.due_on or d.delivered_on).isoformat(),
+                d.delivered_on.isoformat(),
+                p.days_late,
+                "true" if d.force_majeure else "false",
+                "true" if p.termination_right else "false",
+                ratio_text(p.percent_n, p.percent_d),
+                minor_text(p.goods, exponent),
+                ratio_text(p.goods_n, p.goods_d),
+                minor_text(p.late, exponent),
+                ratio_text(p.late_n, p.late_d),
+                minor_text(p.condition, exponent),
+                ratio_text(p.condition_n, p.condition_d),
+                minor_text(p.net, exponent),
+                first,
+                second,
+            )
+        return self._canonical_text_by_field()
+
+    def _canonical_text_by_field(self) -> str:
         d, p = self.delivery, self.priced
         exponent = self.currency.exponent
         return _DELIVERY.format(
@@ -375,6 +462,16 @@ class SharePartLine:
     def canonical_text(self) -> str:
         """RFC 8785 text of ``to_json()``, written directly."""
         c = self.contribution
+        amount = self.amount.amount
+        if _plain(c.lot + c.supplier + amount) and all(_safe_int(seq) for seq in c.seqs):
+            return _PART_FLAT.format(
+                c.lot,
+                c.supplier,
+                _dec(c.fraction),
+                amount,
+                _exact(self.exact),
+                _ints(c.seqs),
+            )
         return _PART.format(
             _s(c.lot),
             _s(c.supplier),
@@ -412,7 +509,27 @@ class ShareLine:
         }
 
     def canonical_text(self) -> str:
-        """RFC 8785 text of ``to_json()``, written directly."""
+        """RFC 8785 text of ``to_json()``, written directly (in one ``format`` call when
+        every string is plain and every integer in range)."""
+        revenue, pool = self.revenue.amount, self.pool.amount.amount
+        seqs = self.seqs
+        if (
+            _plain(self.seller + self.lot + revenue + pool)
+            and _safe_int(self.sale_seq)
+            and _safe_int(self.version)
+            and all(_safe_int(seq) for seq in seqs)
+        ):
+            return _SHARE_FLAT.format(
+                self.sale_seq,
+                self.seller,
+                self.lot,
+                revenue,
+                self.version,
+                pool,
+                _exact(self.pool.exact),
+                "[" + ",".join([part.canonical_text() for part in self.parts]) + "]",
+                "[" + ",".join(map(str, seqs)) + "]",
+            )
         return _SHARE.format(
             _int(self.sale_seq),
             _s(self.seller),

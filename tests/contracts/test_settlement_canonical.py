@@ -134,3 +134,37 @@ def test_an_empty_month_is_encoded_canonically() -> None:
         [],
     )
     _assert_canonical(replace(statement, deliveries=(), revenue_shares=(), obligations=()))
+
+
+@pytest.mark.parametrize("seq", [2**53, -(2**53), True])
+def test_a_line_with_an_odd_seq_is_written_as_the_encoder_writes_it(seq: int) -> None:
+    """The one-``format`` line writers hand anything outside the plain case (a seq beyond
+    ±(2^53-1), or a bool) to the field-by-field writer, which refuses the integer as
+    ``canonical_bytes`` does and writes the bool as it does (``true``)."""
+    base = _statement(
+        [DeliverySpec("finca-aurora", "07612345000022", Decimal(100), 90, 3, 2, None, False)],
+        [([0], 1000)],
+    )
+    (line,) = base.deliveries
+    (share,) = base.revenue_shares
+    odd_line = DeliveryLine(
+        line.delivery._replace(seqs=(seq, 1)), 1, line.unit, line.currency, line.priced
+    )
+    part = share.parts[0]
+    c = part.contribution
+    odd_part = SharePartLine(
+        UpstreamContribution(c.lot, c.supplier, c.fraction, (1,)), part.amount, part.exact
+    )
+    object.__setattr__(odd_part.contribution, "seqs", (seq,))  # past the fact's own check
+    for statement in (
+        replace(base, deliveries=(odd_line,)),
+        replace(base, revenue_shares=(replace(share, parts=(odd_part,)),)),
+        replace(base, revenue_shares=(replace(share, sale_seq=seq),)),
+    ):
+        if type(seq) is bool:
+            _assert_canonical(statement)
+            continue
+        with pytest.raises(CanonicalizationError):
+            canonical_bytes(statement.to_json())
+        with pytest.raises(CanonicalizationError):
+            statement.canonical_text()
