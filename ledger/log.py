@@ -70,6 +70,8 @@ from ledger.storage.store import (
 #: Largest group commit; bigger batches are split by callers of ``append``.
 MAX_BATCH = 1000
 _PARALLEL_VERIFY_MIN = 16
+#: Records replayed per chunk (one set of projection batches) by ``rebuild_projections``.
+REBUILD_CHUNK = 5000
 
 
 class ProjectionBatch(Protocol):
@@ -597,12 +599,20 @@ class Ledger:
 
     # -- projections -----------------------------------------------------------------------
 
-    def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def rebuild_projections(
+        self, progress: Callable[[int, int], None] | None = None, *, chunk: int = REBUILD_CHUNK
+    ) -> int:
         """Recreate every projection table from the records alone, in one transaction.
 
-        Returns the number of records replayed. Readers see the old projections until the
-        rebuild commits, and the new ones after; appenders wait for it.
+        Records are read and replayed ``chunk`` at a time, each chunk through fresh
+        projection batches that are flushed and dropped before the next chunk is read, so
+        memory is bounded by the chunk, not the ledger (only ``LedgerState``, participants
+        and keys, spans chunks). Returns the number of records replayed. Readers see the
+        old projections until the rebuild commits, and the new ones after; appenders wait
+        for it. Raises ``MalformedStatementError`` for a ``chunk`` below 1.
         """
+        if chunk < 1:
+            raise MalformedStatementError(f"rebuild chunk must be at least 1, got {chunk}")
         with self._head_lock, self.store.write() as tx:
             size = tx.size()
             tx.clear_projections(self._projection_tables())
@@ -610,23 +620,32 @@ class Ledger:
             touched: list[str] = []
             seq = 0
             while seq < size:
-                batches = [p.start(tx) for p in self.projections]
-                for stored in tx.records(seq, 5000):
-                    record = Record.from_leaf(stored.leaf)
-                    state.apply(record.seq, record.statement, record.recorded_at)
-                    for batch in batches:
-                        batch.stage(record, state)
-                    if record.statement.kind in STATE_KINDS:
-                        touched.extend(_touched_participants(record.statement))
-                    seq = stored.seq + 1
-                for batch in batches:
-                    batch.flush()
+                seq = self._replay_chunk(tx, seq, chunk, state, touched)
                 if progress is not None:
                     progress(seq, size)
             tx.project_state(touched, state)
             tx.set_projected_size(size)
             self._head = None
         return size
+
+    def _replay_chunk(
+        self, tx: WriteTx, seq: int, chunk: int, state: LedgerState, touched: list[str]
+    ) -> int:
+        """Replay up to ``chunk`` records from ``seq`` through fresh projection batches and
+        flush them; returns the next seq. The batches, the records and everything they
+        staged are this call's locals only, so nothing of the chunk outlives it."""
+        batches = [p.start(tx) for p in self.projections]
+        for stored in tx.records(seq, chunk):
+            record = Record.from_leaf(stored.leaf)
+            state.apply(record.seq, record.statement, record.recorded_at)
+            for batch in batches:
+                batch.stage(record, state)
+            if record.statement.kind in STATE_KINDS:
+                touched.extend(_touched_participants(record.statement))
+            seq = stored.seq + 1
+        for batch in batches:
+            batch.flush()
+        return seq
 
     def projection_dump(self) -> dict[str, list[tuple[object, ...]]]:
         """Every projection table's rows in key order (to compare before/after rebuild)."""

@@ -87,7 +87,11 @@ class _CannotVouchError(Exception):
     """The fast path cannot vouch for the event; the reference path decides."""
 
 
-_REFUSE: Final = _CannotVouchError()
+#: Raised as a class, so every refusal is a fresh instance: one shared instance would keep
+#: every traceback it was ever raised with (raising an instance appends the current
+#: frames to its ``__traceback__``), and with them each refused event's frames and
+#: locals: unbounded memory over a rebuild of events the fast path cannot vouch for.
+_REFUSE: Final = _CannotVouchError
 
 
 # --- single values (memoised) -------------------------------------------------------------
