@@ -29,6 +29,7 @@ from pathlib import Path
 import click
 import httpx
 
+from api import wiring
 from api.client import ApiError, FairLedgerClient
 from ledger.auditor_state import SALT_SIZE, StateFile
 from ledger.canonical import JSONObject, parse_json
@@ -172,6 +173,7 @@ def run_verify(
                 operator_vkey=trusted,
                 state=saved,
                 nonce_salt=nonce_salt or secrets.token_bytes(SALT_SIZE),
+                validators=wiring.validators(),
                 parallel=parallel,
             )
         result.report.notes[:0] = notes

@@ -85,8 +85,18 @@ class Chain:
         return self.ledger.submit(sub, now=self.tick()).receipt.seq
 
     def sale(self, author: str, n: int = 1) -> list[Submission]:
+        """``n`` sale reports by ``author``, valid under the contract rules too."""
         return [
-            self.statement(author, Kind.SALE_REPORT, {"lot": f"LOT-{i}", "quantity": "1"})
+            self.statement(
+                author,
+                Kind.SALE_REPORT,
+                {
+                    "lot": f"https://id.gs1.org/01/09506000134352/10/LOT-{i}",
+                    "period": "2026-11",
+                    "quantity": "1",
+                    "revenue": {"amount": "1.00", "currency": "EUR"},
+                },
+            )
             for i in range(n)
         ]
 

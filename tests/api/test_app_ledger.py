@@ -139,8 +139,8 @@ def test_app_opens_the_ledger_from_settings_and_closes_it(tmp_path: Path) -> Non
         assert client.post("/v1/statements", json=rotate.to_json()).status_code == 201
         # The served app applies every domain's rules: a sale report must be well formed.
         chain.keys["farm-a"] = new
-        sale = chain.sale("farm-a")[0].to_json()
-        refused = client.post("/v1/statements", json=sale)
+        malformed = chain.statement("farm-a", Kind.SALE_REPORT, {"lot": "LOT-0"})
+        refused = client.post("/v1/statements", json=malformed.to_json())
         assert refused.status_code == 400, refused.text
         assert client.get("/v1/ledger").json()["size"] == 3
 

@@ -181,6 +181,23 @@ def test_audit_command_on_an_export(a: Chain, home: Path) -> None:
     assert json.loads(done.output)["records_checked"] == 24
 
 
+def test_the_auditor_replays_every_domains_rules(a: Chain, home: Path) -> None:
+    """A ledger opened without the domain rules took a sale report the contract rules
+    refuse; the auditor's run (export file, state file) replays those rules and names it."""
+    malformed = a.statement("mill", Kind.SALE_REPORT, {"lot": "LOT-0"})
+    appended = a.ledger.append([malformed], now=a.tick())
+    bad = appended[0].receipt.seq
+    path = home / "ledger.jsonl"
+    with path.open("wb") as file:
+        export_ledger(a.ledger, file)
+    code, output = verify(str(path), home / "s.json", a.ledger.verifier.vkey, as_json=True)
+    assert code == 1
+    findings = json.loads(output.text)["findings"]
+    assert [f["seq"] for f in findings] == [bad]
+    assert "malformed-contract-statement: sale.report body refused" in findings[0]["message"]
+    assert not (home / "s.json").exists()  # nothing saved to resume from
+
+
 # -- split_record_page ---------------------------------------------------------------------------
 
 
