@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from contracts.scenario import accept_body, propose_body
 from contracts.terms import parse_terms
 from ledger.canonical import JSONObject
 from ledger.trace.builders import Amount, BizTransaction, harvest, lot_id, receive, ship, trace_body
+from tests.api.served import start_logged, wait_until_serving
 
 pytestmark = pytest.mark.xdist_group("cli-e2e")
 
@@ -91,26 +91,27 @@ def user(tmp_path: Path) -> User:
 def server(user: User) -> Iterator[str]:
     """``fairledger serve`` on a free loopback port, once the ledger exists; killed after."""
     port = _free_port()
-    log = (user.cwd / "server.log").open("wb")
-    process = subprocess.Popen(
-        [user.exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+    log = user.cwd / "server.log"
+    process, ready = start_logged(
+        [
+            user.exe,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+            "--no-access-log",
+        ],
         cwd=user.cwd,
         env=user.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        log=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_WITHIN
-        while True:
-            assert process.poll() is None, (user.cwd / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/v1/ledger", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer /v1/ledger"
-            time.sleep(0.05)  # between polls of the readiness URL, not a guess at timing
+        wait_until_serving(process, ready, log, within=READY_WITHIN)
+        assert httpx.get(f"{url}/v1/ledger", timeout=READY_WITHIN).status_code == 200
         yield url
     finally:
         process.terminate()
@@ -119,7 +120,6 @@ def server(user: User) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
 
 
 def _terms() -> JSONObject:

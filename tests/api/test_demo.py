@@ -10,7 +10,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -33,6 +32,7 @@ from ledger.state import Kind
 from ledger.statement import Record
 from ledger.trace import service
 from ledger.verify import audit_database
+from tests.api.served import start_logged, wait_until_serving
 
 FAIRLEDGER = str(Path(sys.executable).parent / "fairledger")
 
@@ -367,26 +367,14 @@ def test_the_demo_serves_what_it_suggests(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRLEDGER_")}
-    log = (tmp_path / "demo.log").open("wb")
-    process = subprocess.Popen(
-        [FAIRLEDGER, "demo", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    log = tmp_path / "demo.log"
+    process, ready = start_logged(
+        [FAIRLEDGER, "demo", "--port", str(port)], cwd=tmp_path, env=env, log=log
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "demo.log").read_text()
-            try:
-                if httpx.get(f"{base}/v1/ledger", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the demo server did not answer /v1/ledger"
-            time.sleep(0.05)  # between polls of the readiness URL
+        wait_until_serving(process, ready, log, within=120)
+        assert httpx.get(f"{base}/v1/ledger", timeout=120).status_code == 200
         printed = (tmp_path / "demo.log").read_text()
         assert f"curl {base}/v1/checkpoint" in printed
         lot = demo.BREAD_SUNRISE_JAN
@@ -407,4 +395,3 @@ def test_the_demo_serves_what_it_suggests(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
