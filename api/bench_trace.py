@@ -123,6 +123,32 @@ class _Stream:
     def when(self) -> datetime:
         return START + timedelta(seconds=self.count)
 
+    def delivery(self, shipper: str, receiver: str, lots: list[Amount]) -> list[Event]:
+        """A delivery: the shipper's shipping event, then the receiver's receiving event."""
+        g = self.cast.glns
+        return [
+            (
+                shipper,
+                ship(
+                    event_id=self.event_id(),
+                    when=self.when(),
+                    shipper_gln=g[shipper],
+                    receiver_gln=g[receiver],
+                    lots=lots,
+                ),
+            ),
+            (
+                receiver,
+                receive(
+                    event_id=self.event_id(),
+                    when=self.when(),
+                    receiver_gln=g[receiver],
+                    shipper_gln=g[shipper],
+                    lots=lots,
+                ),
+            ),
+        ]
+
     def event_id(self) -> str:
         self.count += 1
         return f"urn:uuid:00000000-0000-4000-8000-{self.count:012d}"
@@ -285,30 +311,7 @@ class _Stream:
                         ),
                     )
                 )
-                events.append(
-                    (
-                        farm,
-                        ship(
-                            event_id=self.event_id(),
-                            when=self.when(),
-                            shipper_gln=g[farm],
-                            receiver_gln=g[mill],
-                            lots=[Amount(wheat, 100)],
-                        ),
-                    )
-                )
-                events.append(
-                    (
-                        mill,
-                        receive(
-                            event_id=self.event_id(),
-                            when=self.when(),
-                            receiver_gln=g[mill],
-                            shipper_gln=g[farm],
-                            lots=[Amount(wheat, 100)],
-                        ),
-                    )
-                )
+                events += self.delivery(farm, mill, [Amount(wheat, 100)])
             flour = lot_id(GTIN_FLOUR, f"FB{k}")
             flours.append(flour)
             events.append(
@@ -323,30 +326,7 @@ class _Stream:
                     ),
                 )
             )
-            events.append(
-                (
-                    mill,
-                    ship(
-                        event_id=self.event_id(),
-                        when=self.when(),
-                        shipper_gln=g[mill],
-                        receiver_gln=g[bakery],
-                        lots=[Amount(flour, 8800)],
-                    ),
-                )
-            )
-            events.append(
-                (
-                    bakery,
-                    receive(
-                        event_id=self.event_id(),
-                        when=self.when(),
-                        receiver_gln=g[bakery],
-                        shipper_gln=g[mill],
-                        lots=[Amount(flour, 8800)],
-                    ),
-                )
-            )
+            events += self.delivery(mill, bakery, [Amount(flour, 8800)])
         bread = lot_id(GTIN_BREAD, "BREAD-WIDE")
         events.append(
             (
@@ -378,26 +358,7 @@ class _Stream:
                     lots=[Amount(wheat, 9000)],
                 ),
             ),
-            (
-                farm,
-                ship(
-                    event_id=self.event_id(),
-                    when=self.when(),
-                    shipper_gln=g[farm],
-                    receiver_gln=g[mill],
-                    lots=[Amount(wheat, 9000)],
-                ),
-            ),
-            (
-                mill,
-                receive(
-                    event_id=self.event_id(),
-                    when=self.when(),
-                    receiver_gln=g[mill],
-                    shipper_gln=g[farm],
-                    lots=[Amount(wheat, 9000)],
-                ),
-            ),
+            *self.delivery(farm, mill, [Amount(wheat, 9000)]),
         ]
         for k in range(FANOUT):
             flour = lot_id(GTIN_FLOUR, f"FF{k}")
@@ -413,30 +374,7 @@ class _Stream:
                     ),
                 )
             )
-            events.append(
-                (
-                    mill,
-                    ship(
-                        event_id=self.event_id(),
-                        when=self.when(),
-                        shipper_gln=g[mill],
-                        receiver_gln=g[bakery],
-                        lots=[Amount(flour, 1100)],
-                    ),
-                )
-            )
-            events.append(
-                (
-                    bakery,
-                    receive(
-                        event_id=self.event_id(),
-                        when=self.when(),
-                        receiver_gln=g[bakery],
-                        shipper_gln=g[mill],
-                        lots=[Amount(flour, 1100)],
-                    ),
-                )
-            )
+            events += self.delivery(mill, bakery, [Amount(flour, 1100)])
             breads = [Amount(lot_id(GTIN_BREAD, f"BF{k}-{j}"), 20, "EA") for j in range(LEAVES)]
             events.append(
                 (
