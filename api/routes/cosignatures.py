@@ -13,7 +13,6 @@ another line by the same witness key for the same checkpoint 409.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
@@ -22,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.problems import UnsupportedMediaTypeError, problem_responses
-from api.routes.deps import LedgerDep, SettingsDep
+from api.routes.deps import LedgerDep, SettingsDep, json_response
 from api.schemas import EXAMPLE_CHECKPOINT, json_example
 from ledger.canonical import MAX_SAFE_INTEGER
 from ledger.errors import LedgerNotInitializedError, MalformedNoteError
@@ -134,8 +133,7 @@ SizeQuery = Annotated[
 
 
 def _answer(data: CosignaturesPublic, status: int) -> Response:
-    body = json.dumps(data.model_dump(), ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+    return json_response(data.model_dump(), status)
 
 
 def add_cosignatures(

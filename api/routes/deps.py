@@ -7,11 +7,12 @@ so FastAPI does not hop to a worker thread for them.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from pydantic import Field, field_validator
 
 from api.problems import UnsupportedMediaTypeError
@@ -80,6 +81,15 @@ class ApiSettings(Settings):
     @property
     def witness_verifiers(self) -> list[CosignatureVerifier]:
         return [CosignatureVerifier.from_vkey(v) for v in self.trusted_witnesses]
+
+
+def json_response(
+    data: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """``data`` as compact UTF-8 JSON, skipping FastAPI's response-model pass (the routes
+    that use it build their documents from validated library objects)."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 async def get_ledger(request: Request) -> Ledger:

@@ -13,7 +13,6 @@ the traceability exports) need an RFC 9421 signature by a registered participant
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
@@ -22,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import Signer, signed_participant
 from api.problems import InvalidRequestError, problem_responses
-from api.routes.deps import LedgerDep, NowDep, SettingsDep
+from api.routes.deps import LedgerDep, NowDep, SettingsDep, json_response
 from api.schemas import json_example
 from api.schemas_trace import (
     EXAMPLE_LOT,
@@ -33,7 +32,7 @@ from api.schemas_trace import (
     ProvenancePublic,
     RecallPublic,
 )
-from ledger.canonical import MAX_SAFE_INTEGER, JSONObject
+from ledger.canonical import MAX_SAFE_INTEGER
 from ledger.log import Ledger
 from ledger.storage.store import Reader
 from ledger.storage.trace import lot_summary, trace_back, trace_forward
@@ -116,11 +115,6 @@ def lot_errors(field: str = "query.lot") -> Iterator[None]:
         raise UnknownLotError(exc.message, field=field) from exc
 
 
-def _json(data: JSONObject) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(body, media_type="application/json")
-
-
 def _read(ledger: Ledger, lot: str, query: Callable[[Reader, str], T]) -> T:
     with lot_errors(), ledger.store.read() as reader:
         return query(reader, lot)
@@ -138,7 +132,7 @@ def get_lot(lot: LotQuery, ledger: LedgerDep, reader: ProvenanceReader) -> Respo
     """A lot's summary: who holds how much, open shipments, pallets, direct inputs and
     outputs, and the records naming it."""
     found = _read(ledger, normal_lot(lot), lot_summary)
-    return _json(found.to_json())
+    return json_response(found.to_json())
 
 
 @router.get(
@@ -167,7 +161,7 @@ def get_provenance(
                     field="query.as_of_seq",
                 )
         found = trace_back(tx, name, as_of_seq=as_of_seq)
-    return _json(found.to_json())
+    return json_response(found.to_json())
 
 
 @router.get(
@@ -182,4 +176,4 @@ def get_recall(lot: LotQuery, ledger: LedgerDep, reader: ProvenanceReader) -> Re
     """Trace forward (recall): every downstream lot, the share of it that came from this
     lot, and every holder or open shipment with some of it left."""
     found = _read(ledger, normal_lot(lot), trace_forward)
-    return _json(found.to_json())
+    return json_response(found.to_json())

@@ -14,13 +14,12 @@ it is one transaction of its own.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Response
 
 from api.problems import problem_responses
-from api.routes.deps import JsonBody, LedgerDep, NowDep
+from api.routes.deps import JsonBody, LedgerDep, NowDep, json_response
 from api.schemas import (
     EXAMPLE_RECEIPT_JSON,
     EXAMPLE_SUBMISSION_JSON,
@@ -65,16 +64,11 @@ def _body_doc(schema: str, example: object) -> dict[str, object]:
     }
 
 
-def _json(data: object, status: int, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
-
-
 def _receipt_response(result: AppendResult) -> Response:
     seq = result.receipt.seq
     if result.created:
-        return _json(result.receipt.to_json(), 201, {"Location": f"/v1/records/{seq}"})
-    return _json(result.receipt.to_json(), 200, {"Content-Location": f"/v1/records/{seq}"})
+        return json_response(result.receipt.to_json(), 201, {"Location": f"/v1/records/{seq}"})
+    return json_response(result.receipt.to_json(), 200, {"Content-Location": f"/v1/records/{seq}"})
 
 
 class BatchItemError(MalformedStatementError):
@@ -115,7 +109,7 @@ def parse_batch(body: bytes) -> list[Submission]:
 
 def _batch_response(results: Sequence[AppendResult]) -> Response:
     status = 201 if any(r.created for r in results) else 200
-    return _json({"receipts": [r.receipt.to_json() for r in results]}, status)
+    return json_response({"receipts": [r.receipt.to_json() for r in results]}, status)
 
 
 @router.post(
