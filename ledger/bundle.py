@@ -105,6 +105,8 @@ __all__ = [
     "VerifiedLot",
     "build_bundle",
     "bundle_document",
+    "needed_seqs",
+    "proving_size",
     "verify_bundle",
 ]
 
@@ -225,8 +227,9 @@ def bundle_document(
     return _build(source, lot, checkpoint_size)
 
 
-def _needed_seqs(found: Provenance) -> set[int]:
-    """Every trace record ``found`` cites or was derived from (corrections included)."""
+def needed_seqs(found: Provenance) -> set[int]:
+    """Every trace record ``found`` cites or was derived from (corrections included): the
+    records a bundle of it proves."""
     seqs = set(found.seqs)
     seqs.update(e.seq for e in found.events)
     for c in found.corrections:
@@ -234,6 +237,15 @@ def _needed_seqs(found: Provenance) -> set[int]:
         seqs.add(c.declared_by)
         seqs.update(c.corrective_seqs)
     return seqs
+
+
+def proving_size(latest_size: int, cosigned: int | None, newest: int) -> int:
+    """The size of the checkpoint a lot's bundle is proven against: the newest
+    witness-cosigned checkpoint when it covers ``newest`` (the lot's newest needed record),
+    else the latest one."""
+    if cosigned is not None and cosigned < latest_size and newest < cosigned:
+        return cosigned
+    return latest_size
 
 
 def _build(reader: Reader, lot: str, checkpoint_size: int | None) -> JSONObject:
@@ -248,10 +260,10 @@ def _build(reader: Reader, lot: str, checkpoint_size: int | None) -> JSONObject:
         raise LedgerNotInitializedError("the ledger has no checkpoint")
     size, _root, note = latest
     found = trace_back(reader, root_lot, as_of_seq=size - 1)
-    needed = _needed_seqs(found)
+    needed = needed_seqs(found)
     if checkpoint_size is None:
         cosigned = latest_cosigned_size(reader)
-        if cosigned is not None and cosigned < size and max(needed, default=0) < cosigned:
+        if cosigned is not None and proving_size(size, cosigned, max(needed, default=0)) != size:
             older = reader.checkpoint(cosigned)
             if older is not None:
                 try:
@@ -260,7 +272,7 @@ def _build(reader: Reader, lot: str, checkpoint_size: int | None) -> JSONObject:
                     pass
                 else:
                     size, _root, note = older
-                    needed = _needed_seqs(found)
+                    needed = needed_seqs(found)
     lines = cosignature_lines(reader, size)
     if lines:
         note = add_signature_lines(note, [NoteSignature.from_line(line) for line in lines])

@@ -44,7 +44,7 @@ from typing import Any, Final
 from api.problems import spec_for
 from api.routes.deps import ApiSettings
 from ledger import merkle
-from ledger.bundle import build_bundle, verify_bundle
+from ledger.bundle import build_bundle, needed_seqs, proving_size, verify_bundle
 from ledger.errors import LedgerError, VerificationError
 from ledger.log import Ledger
 from ledger.note import (
@@ -63,7 +63,6 @@ __all__ = [
     "VerificationCache",
     "VerificationView",
     "lot_verification",
-    "needed_seqs",
     "verification_cache",
 ]
 
@@ -154,18 +153,6 @@ def verification_cache(app: Any) -> VerificationCache:
     if not isinstance(cache, VerificationCache):
         cache = state.web_verifications = VerificationCache()
     return cache
-
-
-def needed_seqs(found: Provenance) -> set[int]:
-    """Every trace record ``found`` cites or was derived from (corrections included): the
-    records a bundle of it must prove (as ``ledger.bundle`` selects them)."""
-    seqs = set(found.seqs)
-    seqs.update(e.seq for e in found.events)
-    for c in found.corrections:
-        seqs.add(c.seq)
-        seqs.add(c.declared_by)
-        seqs.update(c.corrective_seqs)
-    return seqs
 
 
 def _same_provenance(a: Provenance, b: Provenance) -> bool:
@@ -271,15 +258,6 @@ def _verify_bundle(
     return view, _Anchor(checkpoint, provenance, view)
 
 
-def _current_size(latest_size: int, cosigned: int | None, newest: int) -> int:
-    """The checkpoint size a bundle of the lot would be proven against now (the rule of
-    ``ledger.bundle.build_bundle``): the newest cosigned checkpoint when it covers every
-    record the provenance rests on, else the latest."""
-    if cosigned is not None and cosigned < latest_size and newest < cosigned:
-        return cosigned
-    return latest_size
-
-
 def _extend(
     ledger: Ledger,
     reader: Reader,
@@ -380,7 +358,7 @@ def lot_verification(
             return entry.view
         anchor = entry.anchor
         newest = max(needed_seqs(provenance), default=0)
-        size = _current_size(latest[0], cosigned, newest)
+        size = proving_size(latest[0], cosigned, newest)
         if (
             anchor.view.css == "verified"
             and newest < anchor.checkpoint.size <= size
