@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ledger.storage.sqlite_reader import NODE_SHIFT as NODE_SHIFT
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -53,11 +55,6 @@ class RecordRow(Base):
         UniqueConstraint("nonce", "author", name="uq_records_nonce_author"),
         Index("ix_records_kind_seq", "kind", "seq"),
     )
-
-
-#: Tree nodes are keyed by one integer, ``level << NODE_SHIFT | idx``, so that a proof's
-#: nodes are fetched with a single ``IN`` list (2^48 leaves is far beyond any ledger).
-NODE_SHIFT = 48
 
 
 def node_key(level: int, idx: int) -> int:

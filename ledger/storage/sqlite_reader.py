@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ledger.errors import StorageError
 
-#: ``ledger.storage.models.NODE_SHIFT``: tree nodes are keyed ``level << NODE_SHIFT | idx``.
+#: Tree nodes are keyed by one integer, ``level << NODE_SHIFT | idx``, so that a proof's
+#: nodes are fetched with a single ``IN`` list (2^48 leaves is far beyond any ledger). Defined
+#: here, in the module without SQLAlchemy, for ``ledger.storage.models`` and this reader.
 NODE_SHIFT = 48
 _IDX_MASK = (1 << NODE_SHIFT) - 1
 #: Rows a reader is assumed to hold at most: range reads are never larger than a chunk.
@@ -22,9 +24,10 @@ _RECORDS = "SELECT seq, entry_hash, leaf FROM records WHERE seq >= ? AND seq < ?
 
 
 def blob(value: object) -> bytes:
-    """A BLOB column's value as bytes, exactly as ``ledger.storage.store`` converts it: SQLite
-    lets anyone with the file store TEXT or a number there, passed on as UTF-8 / decimal
-    bytes so the verifier reports the mismatch instead of the reader crashing."""
+    """A BLOB column's value as bytes (for this reader and ``ledger.storage.store``). SQLite
+    lets anyone with the file store TEXT or a number there; such values are passed on as
+    their UTF-8 / decimal bytes so the verifier reports the mismatch at that record instead
+    of the reader crashing."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, memoryview | bytearray):

@@ -54,6 +54,7 @@ from ledger.storage.models import (
     TreeNodeRow,
     node_key,
 )
+from ledger.storage.sqlite_reader import blob
 
 records = cast(Table, RecordRow.__table__)
 tree_nodes = cast(Table, TreeNodeRow.__table__)
@@ -101,19 +102,6 @@ class NewRecord:
     key_id: str
 
 
-def _blob(value: object) -> bytes:
-    """A BLOB column's value as bytes. SQLite lets anyone with the file store TEXT or a number
-    there; such values are passed on as their UTF-8 / decimal bytes so the verifier reports
-    the mismatch at that record instead of the reader crashing."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, memoryview | bytearray):
-        return bytes(value)
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
-    return str(value).encode("ascii")
-
-
 def _wrap(exc: SQLAlchemyError) -> StorageError:
     """Map a database failure onto the error tree (unavailable/full => retryable)."""
     orig = getattr(exc, "orig", None)
@@ -139,9 +127,7 @@ class Reader:
         row = self.conn.execute(
             select(records.c.seq, records.c.entry_hash, records.c.leaf).where(records.c.seq == seq)
         ).one_or_none()
-        return (
-            None if row is None else StoredRecord(row.seq, _blob(row.entry_hash), _blob(row.leaf))
-        )
+        return None if row is None else StoredRecord(row.seq, blob(row.entry_hash), blob(row.leaf))
 
     def records(self, start: int, limit: int) -> list[StoredRecord]:
         rows = self.conn.execute(
@@ -150,7 +136,7 @@ class Reader:
             .order_by(records.c.seq)
             .limit(limit)
         )
-        return [StoredRecord(r.seq, _blob(r.entry_hash), _blob(r.leaf)) for r in rows]
+        return [StoredRecord(r.seq, blob(r.entry_hash), blob(r.leaf)) for r in rows]
 
     def records_of_kinds(self, start: int, kinds: Iterable[str]) -> list[StoredRecord]:
         rows = self.conn.execute(
@@ -158,7 +144,7 @@ class Reader:
             .where(records.c.seq >= start, records.c.kind.in_(list(kinds)))
             .order_by(records.c.seq)
         )
-        return [StoredRecord(r.seq, _blob(r.entry_hash), _blob(r.leaf)) for r in rows]
+        return [StoredRecord(r.seq, blob(r.entry_hash), blob(r.leaf)) for r in rows]
 
     def find_nonces(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
         """Existing records for (author, nonce) pairs, for replay detection.
@@ -182,7 +168,7 @@ class Reader:
             for r in rows:
                 if (r.author, r.nonce) in wanted:
                     found[(r.author, r.nonce)] = StoredRecord(
-                        r.seq, _blob(r.entry_hash), _blob(r.leaf)
+                        r.seq, blob(r.entry_hash), blob(r.leaf)
                     )
         return found
 
@@ -198,14 +184,14 @@ class Reader:
             rows = self.conn.execute(
                 select(records.c.seq, records.c.entry_hash).where(records.c.seq.in_(chunk))
             )
-            found.update(((0, r.seq), _blob(r.entry_hash)) for r in rows)
+            found.update(((0, r.seq), blob(r.entry_hash)) for r in rows)
         keys = sorted({node_key(level, i) for level, i in wanted if level > 0})
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
             rows = self.conn.execute(
                 select(tree_nodes.c.node, tree_nodes.c.hash).where(tree_nodes.c.node.in_(chunk))
             )
-            found.update(((r.node >> NODE_SHIFT, r.node & _IDX_MASK), _blob(r.hash)) for r in rows)
+            found.update(((r.node >> NODE_SHIFT, r.node & _IDX_MASK), blob(r.hash)) for r in rows)
         try:
             return [found[node] for node in wanted]
         except KeyError as exc:
@@ -232,7 +218,7 @@ class Reader:
         rows = self.conn.execute(
             select(tree_nodes.c.node, tree_nodes.c.hash).where(or_(*conditions))
         )
-        return {(r.node >> NODE_SHIFT, r.node & _IDX_MASK): _blob(r.hash) for r in rows}
+        return {(r.node >> NODE_SHIFT, r.node & _IDX_MASK): blob(r.hash) for r in rows}
 
     def checkpoint(self, size: int | None = None) -> tuple[int, bytes, str] | None:
         """The checkpoint at exactly ``size``, or the latest one."""
@@ -242,7 +228,7 @@ class Reader:
         else:
             query = query.where(checkpoints.c.size == size)
         row = self.conn.execute(query).one_or_none()
-        return None if row is None else (int(row.size), _blob(row.root), row.note)
+        return None if row is None else (int(row.size), blob(row.root), row.note)
 
     def checkpoint_covering(self, seq: int) -> tuple[int, bytes, str] | None:
         """The first checkpoint signed after record ``seq`` was committed."""
@@ -252,7 +238,7 @@ class Reader:
             .order_by(checkpoints.c.size)
             .limit(1)
         ).one_or_none()
-        return None if row is None else (int(row.size), _blob(row.root), row.note)
+        return None if row is None else (int(row.size), blob(row.root), row.note)
 
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         rows = self.conn.execute(
@@ -260,7 +246,7 @@ class Reader:
                 checkpoints.c.size
             )
         )
-        return [(int(r.size), _blob(r.root), r.note) for r in rows]
+        return [(int(r.size), blob(r.root), r.note) for r in rows]
 
     def participant_rows(self) -> list[dict[str, object]]:
         rows = self.conn.execute(select(participants).order_by(participants.c.id))
